@@ -1,0 +1,237 @@
+//! The elector's view of the API server: one lease, four verbs, a timeout on
+//! every request, counters, and errors sorted into what the protocol cares
+//! about (conflict, not found) and what it rides out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config as KubeConfig};
+use tokio::time::Instant;
+
+use crate::config::{Config, Connection, Token};
+use crate::events::ErrorKind;
+use crate::stats::{Counters, bump};
+
+/// The API server's watch timeout we ask for; the server closes the watch
+/// then and we reopen it from the last version seen.
+const WATCH_TIMEOUT_SECS: u32 = 290;
+
+/// A request's failure, as the protocol needs to tell them apart.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    /// 409: another writer changed the lease since we read it.
+    Conflict,
+    /// 404: the lease does not exist.
+    NotFound,
+    /// Anything else; the elector reports it and retries.
+    Failed { kind: ErrorKind, message: String },
+}
+
+impl ApiError {
+    fn from_kube(err: kube::Error) -> ApiError {
+        match err {
+            kube::Error::Api(status) => match status.code {
+                409 => ApiError::Conflict,
+                404 => ApiError::NotFound,
+                code => ApiError::Failed {
+                    kind: match code {
+                        401 => ErrorKind::Unauthorized,
+                        403 => ErrorKind::Forbidden,
+                        408 | 504 => ErrorKind::Timeout,
+                        429 | 500..=599 => ErrorKind::Unavailable,
+                        _ => ErrorKind::Invalid,
+                    },
+                    message: format!("{} ({code} {})", status.message, status.reason),
+                },
+            },
+            kube::Error::Auth(e) => ApiError::Failed {
+                kind: ErrorKind::Unauthorized,
+                message: format!("credentials: {e}"),
+            },
+            other => ApiError::Failed {
+                kind: ErrorKind::Unavailable,
+                message: error_chain(&other),
+            },
+        }
+    }
+
+    fn timeout(after: Duration) -> ApiError {
+        ApiError::Failed {
+            kind: ErrorKind::Timeout,
+            message: format!("no answer within {after:?}"),
+        }
+    }
+}
+
+/// "outer: inner: root", since kube's errors hide the useful part (connection
+/// refused, certificate unknown) in their sources.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+pub type LeaseEvents = BoxStream<'static, Result<WatchEvent<Lease>, ApiError>>;
+
+/// The one lease an elector works on.
+#[derive(Clone)]
+pub struct LeaseApi {
+    api: Api<Lease>,
+    name: String,
+    request_timeout: Duration,
+    counters: Arc<Counters>,
+}
+
+impl LeaseApi {
+    pub fn new(client: Client, config: &Config, counters: Arc<Counters>) -> LeaseApi {
+        LeaseApi {
+            api: Api::namespaced(client, &config.namespace),
+            name: config.lease_name.clone(),
+            request_timeout: config.request_timeout(),
+            counters,
+        }
+    }
+
+    /// Runs one request, ending it at the request timeout or at `limit`,
+    /// whichever is sooner.
+    async fn bounded<T>(
+        &self,
+        limit: Option<Instant>,
+        request: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ApiError> {
+        let mut timeout = self.request_timeout;
+        if let Some(limit) = limit {
+            timeout = timeout.min(limit.saturating_duration_since(Instant::now()));
+        }
+        match tokio::time::timeout(timeout, request).await {
+            Ok(result) => result.map_err(ApiError::from_kube),
+            Err(_) => Err(ApiError::timeout(timeout)),
+        }
+    }
+
+    /// The lease, or `None` when it does not exist.
+    pub async fn get(&self, limit: Option<Instant>) -> Result<Option<Lease>, ApiError> {
+        bump(&self.counters.gets);
+        match self.bounded(limit, self.api.get(&self.name)).await {
+            Ok(lease) => Ok(Some(lease)),
+            Err(ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn create(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
+        bump(&self.counters.creates);
+        self.bounded(limit, self.api.create(&PostParams::default(), lease))
+            .await
+    }
+
+    /// Replaces the lease if it is still at `lease`'s resourceVersion
+    /// (optimistic concurrency: 409 otherwise).
+    pub async fn replace(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
+        bump(&self.counters.updates);
+        self.bounded(
+            limit,
+            self.api.replace(&self.name, &PostParams::default(), lease),
+        )
+        .await
+    }
+
+    /// Watches this one lease (a field selector on its name) from
+    /// `resource_version`, or from the current state when `None`.
+    pub async fn watch(&self, resource_version: Option<&str>) -> Result<LeaseEvents, ApiError> {
+        bump(&self.counters.watches);
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={}", self.name))
+            .timeout(WATCH_TIMEOUT_SECS);
+        let version = resource_version.unwrap_or("0");
+        let stream = self.bounded(None, self.api.watch(&params, version)).await?;
+        Ok(stream.map(|item| item.map_err(ApiError::from_kube)).boxed())
+    }
+}
+
+/// A client for `connection`. Electors with the same connection share one
+/// client (its connection pool and TLS setup), so an extra lease in a
+/// process costs little. Must run on the elector runtime: the client spawns
+/// its worker there.
+pub async fn client_for(config: &Config) -> Result<Client, crate::Error> {
+    static CLIENTS: OnceLock<Mutex<HashMap<Connection, Client>>> = OnceLock::new();
+    let clients = CLIENTS.get_or_init(Default::default);
+    if let Some(client) = clients.lock().unwrap().get(&config.connection) {
+        return Ok(client.clone());
+    }
+    let mut kube_config = kube_config(&config.connection).await?;
+    // The elector retries on its own schedule and bounds every request itself;
+    // hidden retries would eat into the renew deadline.
+    kube_config.default_retry = false;
+    kube_config.connect_timeout = Some(config.request_timeout());
+    let client =
+        Client::try_from(kube_config).map_err(|e| crate::Error::Connect(error_chain(&e)))?;
+    clients
+        .lock()
+        .unwrap()
+        .insert(config.connection.clone(), client.clone());
+    Ok(client)
+}
+
+async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error> {
+    let connect_error = |e: &dyn std::error::Error| crate::Error::Connect(error_chain(e));
+    match connection {
+        Connection::Infer => KubeConfig::infer().await.map_err(|e| connect_error(&e)),
+        Connection::Kubeconfig { path, context } => {
+            let kubeconfig = match path {
+                Some(path) => Kubeconfig::read_from(path),
+                None => Kubeconfig::read(),
+            }
+            .map_err(|e| connect_error(&e))?;
+            let options = KubeConfigOptions {
+                context: context.clone(),
+                ..KubeConfigOptions::default()
+            };
+            KubeConfig::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| connect_error(&e))
+        }
+        Connection::Url {
+            url,
+            token,
+            ca_file,
+        } => {
+            let uri = url
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| connect_error(&e))?;
+            let mut config = KubeConfig::new(uri);
+            match token {
+                Some(Token::Inline(token)) => {
+                    config.auth_info.token = Some(token.clone().into());
+                }
+                Some(Token::File(path)) => {
+                    config.auth_info.token_file = Some(path.display().to_string());
+                }
+                None => {}
+            }
+            if let Some(ca_file) = ca_file {
+                // kube re-reads this file as it rotates; fail early and
+                // clearly if it cannot be read at all.
+                std::fs::metadata(ca_file).map_err(|e| {
+                    crate::Error::Connect(format!("ca_file {}: {e}", ca_file.display()))
+                })?;
+                config.root_cert_file = Some(ca_file.clone());
+            }
+            Ok(config)
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! A validated elector configuration.
+//!
+//! Everything a user can get wrong is checked in [`ConfigBuilder::build`], so a
+//! [`Config`] that exists is one the engine can run: names are valid
+//! Kubernetes names, the identity is not empty, and the timings satisfy
+//! `lease_duration > renew_deadline > 1.2 × retry_period > 0`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+/// client-go's defaults, so a mixed fleet agrees on timing.
+pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
+pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
+
+/// The factor client-go applies to the retry period when it checks timings:
+/// a renewal may be jittered by up to this much and must still fit in the
+/// renew deadline.
+pub const JITTER_FACTOR: f64 = 1.2;
+
+/// A configuration value that breaks a rule. `field` names the option as the
+/// builder spells it; `rule` says what it must satisfy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {rule}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub rule: String,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, rule: impl Into<String>) -> Self {
+        Self {
+            field,
+            rule: rule.into(),
+        }
+    }
+}
+
+/// How the elector reaches the API server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Connection {
+    /// As kube-rs infers it: `KUBECONFIG` (or `~/.kube/config`), then the
+    /// in-cluster service account.
+    #[default]
+    Infer,
+    /// A kubeconfig file; `None` values mean the file's current context or
+    /// the default path.
+    Kubeconfig {
+        path: Option<PathBuf>,
+        context: Option<String>,
+    },
+    /// An explicit API server URL.
+    Url {
+        url: String,
+        token: Option<Token>,
+        /// PEM file of the CA that signs the server's certificate; `None`
+        /// trusts the platform's roots.
+        ca_file: Option<PathBuf>,
+    },
+}
+
+/// A bearer token, inline or in a file that is re-read as it rotates.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Token {
+    Inline(String),
+    /// Re-read at least once a minute, so bound service account tokens that
+    /// the kubelet rotates keep working.
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Token::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Token::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+/// A validated configuration; build one with [`Config::builder`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) namespace: String,
+    pub(crate) lease_name: String,
+    pub(crate) identity: String,
+    pub(crate) lease_duration: Duration,
+    pub(crate) renew_deadline: Duration,
+    pub(crate) retry_period: Duration,
+    pub(crate) release_on_stop: bool,
+    pub(crate) owner_reference: Option<OwnerReference>,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) connection: Connection,
+}
+
+impl Config {
+    /// Starts a configuration for the lease `namespace/lease_name` held under
+    /// `identity`, which must be unique among the candidates.
+    pub fn builder(
+        namespace: impl Into<String>,
+        lease_name: impl Into<String>,
+        identity: impl Into<String>,
+    ) -> ConfigBuilder {
+        ConfigBuilder {
+            config: Config {
+                namespace: namespace.into(),
+                lease_name: lease_name.into(),
+                identity: identity.into(),
+                lease_duration: DEFAULT_LEASE_DURATION,
+                renew_deadline: DEFAULT_RENEW_DEADLINE,
+                retry_period: DEFAULT_RETRY_PERIOD,
+                release_on_stop: true,
+                owner_reference: None,
+                labels: BTreeMap::new(),
+                connection: Connection::Infer,
+            },
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    pub fn lease_name(&self) -> &str {
+        &self.lease_name
+    }
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+    pub fn lease_duration(&self) -> Duration {
+        self.lease_duration
+    }
+    pub fn renew_deadline(&self) -> Duration {
+        self.renew_deadline
+    }
+    pub fn retry_period(&self) -> Duration {
+        self.retry_period
+    }
+    pub fn release_on_stop(&self) -> bool {
+        self.release_on_stop
+    }
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The longest any single API request may take: half the renew deadline,
+    /// so a leader gets at least two attempts before it must step down.
+    pub fn request_timeout(&self) -> Duration {
+        self.renew_deadline / 2
+    }
+}
+
+/// Collects options; [`build`](Self::build) validates them all at once.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+impl ConfigBuilder {
+    /// How long a lease stays valid for others after its last renewal.
+    pub fn lease_duration(mut self, value: Duration) -> Self {
+        self.config.lease_duration = value;
+        self
+    }
+    /// How long a leader keeps trying to renew before it steps down.
+    pub fn renew_deadline(mut self, value: Duration) -> Self {
+        self.config.renew_deadline = value;
+        self
+    }
+    /// How often a leader renews and a candidate without a watch polls.
+    pub fn retry_period(mut self, value: Duration) -> Self {
+        self.config.retry_period = value;
+        self
+    }
+    /// Whether `stop()` hands the lease back so a standby takes over at once.
+    pub fn release_on_stop(mut self, value: bool) -> Self {
+        self.config.release_on_stop = value;
+        self
+    }
+    /// An owner for the lease (usually this Pod), so it is garbage-collected
+    /// with it. Written when this elector creates or takes over the lease.
+    pub fn owner_reference(mut self, owner: OwnerReference) -> Self {
+        self.config.owner_reference = Some(owner);
+        self
+    }
+    /// A label written on the lease when this elector creates or takes it over.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.labels.insert(key.into(), value.into());
+        self
+    }
+    pub fn connection(mut self, connection: Connection) -> Self {
+        self.config.connection = connection;
+        self
+    }
+
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.config;
+        check_dns_label("namespace", &c.namespace)?;
+        check_dns_subdomain("lease_name", &c.lease_name)?;
+        if c.identity.trim().is_empty() {
+            return Err(ConfigError::new("identity", "must not be empty"));
+        }
+        check_timings(c.lease_duration, c.renew_deadline, c.retry_period)?;
+        if c.lease_duration.as_secs() < 1 || c.lease_duration.subsec_nanos() != 0 {
+            return Err(ConfigError::new(
+                "lease_duration",
+                "must be a whole number of seconds, at least 1 (leaseDurationSeconds is an integer)",
+            ));
+        }
+        if c.lease_duration.as_secs() > i32::MAX as u64 {
+            return Err(ConfigError::new(
+                "lease_duration",
+                "must fit leaseDurationSeconds (int32)",
+            ));
+        }
+        if let Some(owner) = &c.owner_reference {
+            check_owner_reference(owner)?;
+        }
+        for (key, value) in &c.labels {
+            check_label(key, value)?;
+        }
+        check_connection(&c.connection)?;
+        Ok(c)
+    }
+}
+
+/// `lease_duration > renew_deadline > 1.2 × retry_period > 0`, as client-go.
+pub fn check_timings(
+    lease_duration: Duration,
+    renew_deadline: Duration,
+    retry_period: Duration,
+) -> Result<(), ConfigError> {
+    if retry_period.is_zero() {
+        return Err(ConfigError::new(
+            "retry_period",
+            "must be greater than zero",
+        ));
+    }
+    if renew_deadline.as_secs_f64() <= JITTER_FACTOR * retry_period.as_secs_f64() {
+        return Err(ConfigError::new(
+            "renew_deadline",
+            format!(
+                "must be greater than {JITTER_FACTOR} × retry_period ({:?} ≤ {JITTER_FACTOR} × {:?})",
+                renew_deadline, retry_period
+            ),
+        ));
+    }
+    if lease_duration <= renew_deadline {
+        return Err(ConfigError::new(
+            "lease_duration",
+            format!(
+                "must be greater than renew_deadline ({:?} ≤ {:?})",
+                lease_duration, renew_deadline
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 1123 label: what namespaces must be.
+fn check_dns_label(field: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.len() > 63 || !is_dns_label(value) {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "{value:?} is not a DNS label (at most 63 characters of a-z, 0-9 and '-', \
+                 starting and ending with a letter or digit)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 1123 subdomain: what lease names must be.
+fn check_dns_subdomain(field: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.len() > 253 || value.is_empty() || !value.split('.').all(is_dns_label) {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "{value:?} is not a DNS subdomain (at most 253 characters of a-z, 0-9, '-' and '.', \
+                 each part starting and ending with a letter or digit)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn is_dns_label(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+fn check_owner_reference(owner: &OwnerReference) -> Result<(), ConfigError> {
+    for (field, value) in [
+        ("owner_reference.api_version", &owner.api_version),
+        ("owner_reference.kind", &owner.kind),
+        ("owner_reference.name", &owner.name),
+        ("owner_reference.uid", &owner.uid),
+    ] {
+        if value.is_empty() {
+            return Err(ConfigError::new(field, "must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+/// Kubernetes label syntax: an optional DNS-subdomain prefix and a name of at
+/// most 63 alphanumerics, '-', '_' and '.', and a value of the same form or empty.
+fn check_label(key: &str, value: &str) -> Result<(), ConfigError> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        check_dns_subdomain("labels", prefix).map_err(|_| {
+            ConfigError::new("labels", format!("key {key:?} has an invalid prefix"))
+        })?;
+    }
+    if name.is_empty() || !is_label_value(name) {
+        return Err(ConfigError::new(
+            "labels",
+            format!(
+                "key {key:?} is not a label name (1 to 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)"
+            ),
+        ));
+    }
+    if !value.is_empty() && !is_label_value(value) {
+        return Err(ConfigError::new(
+            "labels",
+            format!(
+                "value {value:?} of {key:?} is not a label value (at most 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn is_label_value(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+fn check_connection(connection: &Connection) -> Result<(), ConfigError> {
+    match connection {
+        Connection::Infer => Ok(()),
+        Connection::Kubeconfig { path, context } => {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(ConfigError::new("kubeconfig", "path must not be empty"));
+            }
+            if context.as_ref().is_some_and(String::is_empty) {
+                return Err(ConfigError::new("context", "must not be empty"));
+            }
+            Ok(())
+        }
+        Connection::Url {
+            url,
+            token,
+            ca_file,
+            ..
+        } => {
+            match url.parse::<http::Uri>() {
+                Ok(u)
+                    if matches!(u.scheme_str(), Some("https") | Some("http"))
+                        && u.host().is_some() => {}
+                _ => {
+                    return Err(ConfigError::new(
+                        "url",
+                        format!("{url:?} is not an absolute http(s) URL with a host"),
+                    ));
+                }
+            }
+            match token {
+                Some(Token::Inline(t)) if t.trim().is_empty() => {
+                    return Err(ConfigError::new("token", "must not be empty"));
+                }
+                Some(Token::File(p)) if p.as_os_str().is_empty() => {
+                    return Err(ConfigError::new("token_file", "path must not be empty"));
+                }
+                _ => {}
+            }
+            if ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(ConfigError::new("ca_file", "path must not be empty"));
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> ConfigBuilder {
+        Config::builder("default", "my-lease", "pod-a")
+    }
+
+    fn field_of(result: Result<Config, ConfigError>) -> &'static str {
+        result.expect_err("config should be rejected").field
+    }
+
+    #[test]
+    fn defaults_are_client_go_s() {
+        let c = builder().build().unwrap();
+        assert_eq!(c.lease_duration(), Duration::from_secs(15));
+        assert_eq!(c.renew_deadline(), Duration::from_secs(10));
+        assert_eq!(c.retry_period(), Duration::from_secs(2));
+        assert!(c.release_on_stop());
+        assert_eq!(c.connection(), &Connection::Infer);
+    }
+
+    #[test]
+    fn names_must_be_kubernetes_names() {
+        assert_eq!(
+            field_of(Config::builder("Default", "l", "i").build()),
+            "namespace"
+        );
+        assert_eq!(field_of(Config::builder("", "l", "i").build()), "namespace");
+        assert_eq!(
+            field_of(Config::builder("a.b", "l", "i").build()),
+            "namespace"
+        );
+        assert_eq!(
+            field_of(Config::builder("ns", "-lease", "i").build()),
+            "lease_name"
+        );
+        assert_eq!(
+            field_of(Config::builder("ns", "lease..x", "i").build()),
+            "lease_name"
+        );
+        assert_eq!(
+            field_of(Config::builder("ns", "", "i").build()),
+            "lease_name"
+        );
+        assert_eq!(
+            field_of(Config::builder("ns", "a".repeat(254), "i").build()),
+            "lease_name"
+        );
+        assert!(Config::builder("ns", "a.b-c.d", "i").build().is_ok());
+    }
+
+    #[test]
+    fn identity_must_not_be_empty() {
+        assert_eq!(field_of(Config::builder("ns", "l", "").build()), "identity");
+        assert_eq!(
+            field_of(Config::builder("ns", "l", "  ").build()),
+            "identity"
+        );
+    }
+
+    #[test]
+    fn timings_follow_client_go_s_rule() {
+        let s = Duration::from_secs;
+        let err = builder().retry_period(Duration::ZERO).build().unwrap_err();
+        assert_eq!(err.field, "retry_period");
+        // 1.2 × 2 s = 2.4 s: a 2.4 s deadline is not enough.
+        let err = builder()
+            .renew_deadline(Duration::from_millis(2400))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field, "renew_deadline");
+        assert!(err.rule.contains("1.2 × retry_period"), "{err}");
+        assert!(
+            builder()
+                .renew_deadline(Duration::from_millis(2401))
+                .build()
+                .is_ok()
+        );
+        let err = builder().lease_duration(s(10)).build().unwrap_err();
+        assert_eq!(err.field, "lease_duration");
+        assert_eq!(
+            err.to_string(),
+            "invalid lease_duration: must be greater than renew_deadline (10s ≤ 10s)"
+        );
+        assert_eq!(
+            field_of(
+                builder()
+                    .lease_duration(Duration::from_millis(15500))
+                    .build()
+            ),
+            "lease_duration"
+        );
+    }
+
+    #[test]
+    fn labels_and_owner_are_checked() {
+        assert!(
+            builder()
+                .label("app.kubernetes.io/name", "x")
+                .build()
+                .is_ok()
+        );
+        assert_eq!(field_of(builder().label("bad key", "x").build()), "labels");
+        assert_eq!(field_of(builder().label("k", "-x").build()), "labels");
+        let owner = OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: "p".into(),
+            uid: String::new(),
+            ..Default::default()
+        };
+        assert_eq!(
+            field_of(builder().owner_reference(owner).build()),
+            "owner_reference.uid"
+        );
+    }
+
+    #[test]
+    fn connections_are_checked() {
+        let url = |u: &str| Connection::Url {
+            url: u.into(),
+            token: None,
+            ca_file: None,
+        };
+        assert_eq!(
+            field_of(builder().connection(url("not a url")).build()),
+            "url"
+        );
+        assert_eq!(
+            field_of(builder().connection(url("/relative")).build()),
+            "url"
+        );
+        assert!(
+            builder()
+                .connection(url("https://127.0.0.1:6443"))
+                .build()
+                .is_ok()
+        );
+        let empty_token = Connection::Url {
+            url: "https://k".into(),
+            token: Some(Token::Inline(String::new())),
+            ca_file: None,
+        };
+        assert_eq!(field_of(builder().connection(empty_token).build()), "token");
+        let no_context = Connection::Kubeconfig {
+            path: None,
+            context: Some(String::new()),
+        };
+        assert_eq!(
+            field_of(builder().connection(no_context).build()),
+            "context"
+        );
+    }
+
+    #[test]
+    fn tokens_are_not_printed() {
+        let t = Token::Inline("secret".into());
+        assert!(!format!("{t:?}").contains("secret"));
+    }
+}

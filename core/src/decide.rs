@@ -1,0 +1,359 @@
+//! The decisions of the election, free of I/O and of the clock: every
+//! function takes `now`, so unit tests drive them with invented instants.
+//!
+//! Expiry is judged on this process's monotonic clock, never by comparing the
+//! lease's `renewTime` with local wall time: a record is expired when its
+//! `resourceVersion` has not changed for its `leaseDurationSeconds` since this
+//! process first saw it. Clock skew between nodes therefore cannot make two
+//! leaders.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use tokio::time::Instant;
+
+use crate::record::{Record, resource_version};
+
+/// What a candidate knows about the lease.
+#[derive(Debug, Clone)]
+pub enum Knowledge {
+    /// Nothing current: read the lease at `read_at`, unless the watch tells
+    /// us its state first.
+    Unknown { read_at: Instant },
+    /// The lease does not exist.
+    Absent,
+    /// The lease as last seen.
+    Present(Box<Observed>),
+}
+
+/// A lease and when this process saw it change.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub lease: Lease,
+    pub record: Record,
+    /// When this `resourceVersion` was first seen: the start of its expiry.
+    pub changed_at: Instant,
+    /// When the state was last confirmed by a read (for polling without a watch).
+    pub read_at: Instant,
+}
+
+impl Observed {
+    /// When the holder's claim runs out as judged here: the record's own
+    /// duration, or ours for records that carry none.
+    pub fn expires_at(&self, default_duration: Duration) -> Instant {
+        self.changed_at + self.record.lease_duration.unwrap_or(default_duration)
+    }
+}
+
+impl Knowledge {
+    /// Folds a freshly seen lease into what we knew. The expiry clock restarts
+    /// only when the `resourceVersion` changed: seeing the same version again
+    /// (a re-read, a re-watch) must not extend the holder's claim.
+    pub fn observe(&mut self, lease: Lease, now: Instant) {
+        let changed_at = match self {
+            Knowledge::Present(old)
+                if resource_version(&old.lease).is_some()
+                    && resource_version(&old.lease) == resource_version(&lease) =>
+            {
+                old.changed_at
+            }
+            _ => now,
+        };
+        *self = Knowledge::Present(Box::new(Observed {
+            record: Record::of(&lease),
+            lease,
+            changed_at,
+            read_at: now,
+        }));
+    }
+
+    pub fn holder(&self) -> Option<&str> {
+        match self {
+            Knowledge::Present(o) => o.record.holder.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn transitions(&self) -> Option<i32> {
+        match self {
+            Knowledge::Present(o) => Some(o.record.transitions),
+            _ => None,
+        }
+    }
+}
+
+/// A candidate's next move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Read the lease (GET).
+    Read,
+    /// Create the lease, holding it.
+    Create,
+    /// Write ourselves as holder over the observed version: it is free,
+    /// expired, or already names us.
+    TakeOver,
+    /// Nothing to do before this instant (or an earlier watch event).
+    WaitUntil(Instant),
+}
+
+/// Timings a candidate decides with.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub lease_duration: Duration,
+    pub retry_period: Duration,
+}
+
+/// The candidate's next move, given what it knows and whether a watch is
+/// keeping that knowledge current. Without a watch it re-reads every retry
+/// period, as client-go does.
+pub fn candidate_step(
+    knowledge: &Knowledge,
+    identity: &str,
+    watching: bool,
+    timing: Timing,
+    now: Instant,
+) -> Step {
+    match knowledge {
+        Knowledge::Unknown { read_at } if now >= *read_at => Step::Read,
+        Knowledge::Unknown { read_at } => Step::WaitUntil(*read_at),
+        Knowledge::Absent => Step::Create,
+        Knowledge::Present(observed) => {
+            let record = &observed.record;
+            if record.holder.is_none() || record.is_held_by(identity) {
+                return Step::TakeOver;
+            }
+            let expires_at = observed.expires_at(timing.lease_duration);
+            if now >= expires_at {
+                return Step::TakeOver;
+            }
+            if watching {
+                return Step::WaitUntil(expires_at);
+            }
+            let poll_at = observed.read_at + timing.retry_period;
+            if now >= poll_at {
+                Step::Read
+            } else {
+                Step::WaitUntil(poll_at.min(expires_at))
+            }
+        }
+    }
+}
+
+/// A leader's clock: it renews every retry period and must step down when it
+/// has not renewed for the renew deadline. Times are when the successful
+/// write was *sent*: the server committed it no earlier, so every other
+/// candidate's expiry clock started later still, and stepping down at
+/// `sent + renew_deadline < sent + lease_duration` is always in time.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaderClock {
+    pub renewed_at: Instant,
+    pub renew_deadline: Duration,
+    pub retry_period: Duration,
+}
+
+impl LeaderClock {
+    pub fn deadline(&self) -> Instant {
+        self.renewed_at + self.renew_deadline
+    }
+
+    pub fn next_renewal(&self) -> Instant {
+        self.renewed_at + self.retry_period
+    }
+
+    pub fn expired(&self, now: Instant) -> bool {
+        now >= self.deadline()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ME: &str = "me";
+    const TIMING: Timing = Timing {
+        lease_duration: Duration::from_secs(15),
+        retry_period: Duration::from_secs(2),
+    };
+
+    fn lease(rv: &str, spec: serde_json::Value) -> Lease {
+        serde_json::from_value(json!({
+            "metadata": {"name": "l", "resourceVersion": rv},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn held_by(holder: &str, rv: &str) -> Lease {
+        lease(
+            rv,
+            json!({"holderIdentity": holder, "leaseDurationSeconds": 15}),
+        )
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn unknown_reads_when_due() {
+        let t0 = Instant::now();
+        let k = Knowledge::Unknown {
+            read_at: t0 + secs(2),
+        };
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0),
+            Step::WaitUntil(t0 + secs(2))
+        );
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(2)),
+            Step::Read
+        );
+    }
+
+    #[test]
+    fn absent_lease_is_created() {
+        assert_eq!(
+            candidate_step(&Knowledge::Absent, ME, true, TIMING, Instant::now()),
+            Step::Create
+        );
+    }
+
+    #[test]
+    fn free_or_own_lease_is_taken_at_once() {
+        let t0 = Instant::now();
+        for spec in [
+            json!({"holderIdentity": ""}),
+            json!({"holderIdentity": null}),
+            json!({}),
+            json!({"holderIdentity": ME, "leaseDurationSeconds": 15}),
+        ] {
+            let mut k = Knowledge::Absent;
+            k.observe(lease("1", spec.clone()), t0);
+            assert_eq!(
+                candidate_step(&k, ME, true, TIMING, t0),
+                Step::TakeOver,
+                "{spec}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_holder_is_followed_until_expiry_on_the_local_clock() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::Absent;
+        // renewTime far in the past by the wall clock: irrelevant.
+        k.observe(
+            lease(
+                "1",
+                json!({"holderIdentity": "other", "leaseDurationSeconds": 15,
+                "renewTime": "2001-01-01T00:00:00.000000Z"}),
+            ),
+            t0,
+        );
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0),
+            Step::WaitUntil(t0 + secs(15))
+        );
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(14)),
+            Step::WaitUntil(t0 + secs(15))
+        );
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            Step::TakeOver
+        );
+    }
+
+    #[test]
+    fn a_renewal_restarts_the_expiry_clock_but_a_reread_does_not() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::Absent;
+        k.observe(held_by("other", "1"), t0);
+        // The same version seen again later, e.g. by a re-watch.
+        k.observe(held_by("other", "1"), t0 + secs(10));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            Step::TakeOver
+        );
+        // A new version: the holder renewed.
+        k.observe(held_by("other", "2"), t0 + secs(12));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            Step::WaitUntil(t0 + secs(27))
+        );
+    }
+
+    #[test]
+    fn the_record_s_duration_wins_and_ours_fills_in_when_missing() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::Absent;
+        k.observe(
+            lease(
+                "1",
+                json!({"holderIdentity": "other", "leaseDurationSeconds": 40}),
+            ),
+            t0,
+        );
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0),
+            Step::WaitUntil(t0 + secs(40))
+        );
+        k.observe(
+            lease(
+                "2",
+                json!({"holderIdentity": "other", "leaseDurationSeconds": 0}),
+            ),
+            t0,
+        );
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0),
+            Step::WaitUntil(t0 + secs(15))
+        );
+        k.observe(lease("3", json!({"holderIdentity": "other"})), t0);
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0),
+            Step::WaitUntil(t0 + secs(15))
+        );
+    }
+
+    #[test]
+    fn without_a_watch_the_candidate_polls_every_retry_period() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::Absent;
+        k.observe(held_by("other", "1"), t0);
+        assert_eq!(
+            candidate_step(&k, ME, false, TIMING, t0),
+            Step::WaitUntil(t0 + secs(2))
+        );
+        assert_eq!(
+            candidate_step(&k, ME, false, TIMING, t0 + secs(2)),
+            Step::Read
+        );
+        // A read that finds the same version confirms it without extending it.
+        k.observe(held_by("other", "1"), t0 + secs(2));
+        assert_eq!(
+            candidate_step(&k, ME, false, TIMING, t0 + secs(3)),
+            Step::WaitUntil(t0 + secs(4))
+        );
+        assert_eq!(
+            candidate_step(&k, ME, false, TIMING, t0 + secs(15)),
+            Step::TakeOver
+        );
+    }
+
+    #[test]
+    fn leader_steps_down_at_the_renew_deadline_counted_from_the_send() {
+        let t0 = Instant::now();
+        let clock = LeaderClock {
+            renewed_at: t0,
+            renew_deadline: secs(10),
+            retry_period: secs(2),
+        };
+        assert_eq!(clock.next_renewal(), t0 + secs(2));
+        assert!(!clock.expired(t0 + Duration::from_millis(9999)));
+        assert!(clock.expired(t0 + secs(10)));
+        // Safe against any follower: it saw the write no earlier than the send.
+        assert!(clock.deadline() < t0 + TIMING.lease_duration);
+    }
+}

@@ -1,0 +1,342 @@
+//! The handle users hold: start, stop, and what the elector knows now.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::client::{LeaseApi, client_for};
+use crate::config::Config;
+use crate::engine::{Engine, Shared};
+use crate::events::{Event, EventStream};
+use crate::runtime::{block_on, spawn};
+use crate::stats::Stats;
+
+/// Why an elector call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The connection settings could not be turned into a client (no
+    /// kubeconfig, unknown context, unreadable CA file, ...).
+    #[error("cannot set up the API connection: {0}")]
+    Connect(String),
+    #[error("the elector is already started")]
+    AlreadyStarted,
+    #[error("the elector is stopped; create a new one to run again")]
+    Stopped,
+    #[error("events are already taken (by events() or on_event()), or the elector has started")]
+    EventsTaken,
+}
+
+/// A leader elector for one lease. Cheap to clone; all clones are the same
+/// elector. Every method may be called from any thread.
+#[derive(Debug, Clone)]
+pub struct Elector {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Arc<Config>,
+    shared: Arc<Shared>,
+    lifecycle: Mutex<Lifecycle>,
+    dispatcher: Mutex<Option<Dispatcher>>,
+}
+
+#[derive(Debug)]
+enum Lifecycle {
+    Created {
+        sender: mpsc::UnboundedSender<Event>,
+        receiver: Option<mpsc::UnboundedReceiver<Event>>,
+    },
+    Running {
+        cancel: CancellationToken,
+        finished: watch::Receiver<bool>,
+    },
+    Stopped {
+        finished: Option<watch::Receiver<bool>>,
+    },
+}
+
+/// The thread that hands events to a callback, one at a time, in order.
+#[derive(Debug)]
+struct Dispatcher {
+    thread: ThreadId,
+    /// Set when `stop()` is called from the callback itself: nothing more is
+    /// delivered once that callback returns.
+    closed: Arc<AtomicBool>,
+    finished: watch::Receiver<bool>,
+}
+
+/// client-go's healthz verdict: a leader that believes it leads but has not
+/// renewed for longer than the lease duration plus a tolerance is stuck.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "leader has not renewed its lease for {since:?}, more than the lease duration ({lease_duration:?}) plus the tolerance ({tolerance:?})"
+)]
+pub struct HealthError {
+    pub since: Duration,
+    pub lease_duration: Duration,
+    pub tolerance: Duration,
+}
+
+impl Elector {
+    /// A stopped elector for `config`; nothing runs until [`start`](Self::start).
+    pub fn new(config: Config) -> Elector {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        Elector {
+            inner: Arc::new(Inner {
+                config: Arc::new(config),
+                shared: Arc::default(),
+                lifecycle: Mutex::new(Lifecycle::Created {
+                    sender,
+                    receiver: Some(receiver),
+                }),
+                dispatcher: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The event stream, for Rust callers. Take it before `start()`; it can be
+    /// taken once, and not together with [`on_event`](Self::on_event).
+    pub fn events(&self) -> Result<EventStream, Error> {
+        Ok(EventStream {
+            receiver: self.inner.take_receiver()?,
+        })
+    }
+
+    /// Delivers every event to `callback` on a dedicated thread (never an
+    /// async runtime worker), in order, one at a time. Register before
+    /// `start()`. The callback may call any method of this elector, `stop()`
+    /// included; after a `stop()` from inside the callback, no further event
+    /// is delivered once the callback returns.
+    pub fn on_event<F>(&self, mut callback: F) -> Result<(), Error>
+    where
+        F: FnMut(Event) + Send + 'static,
+    {
+        let mut receiver = self.inner.take_receiver()?;
+        let closed = Arc::new(AtomicBool::new(false));
+        let (done, finished) = watch::channel(false);
+        let thread = {
+            let closed = closed.clone();
+            std::thread::Builder::new()
+                .name("elector-events".into())
+                .spawn(move || {
+                    while let Some(event) = receiver.blocking_recv() {
+                        if closed.load(Ordering::Acquire) {
+                            break;
+                        }
+                        callback(event);
+                    }
+                    let _ = done.send(true);
+                })
+                .expect("spawning the event dispatcher thread")
+        };
+        *self.inner.dispatcher.lock().unwrap() = Some(Dispatcher {
+            thread: thread.thread().id(),
+            closed,
+            finished,
+        });
+        Ok(())
+    }
+
+    /// Connects and starts campaigning. Returns once the engine runs; the
+    /// outcome arrives as events.
+    pub async fn start(&self) -> Result<(), Error> {
+        let inner = self.inner.clone();
+        spawn(async move { inner.start().await }).await
+    }
+
+    pub fn start_blocking(&self) -> Result<(), Error> {
+        let inner = self.inner.clone();
+        block_on(async move { inner.start().await })
+    }
+
+    /// Stops: a leader emits `Lost`, releases the lease (unless
+    /// `release_on_stop` is off), then `Stopped` is emitted. Returns when no
+    /// further event will be delivered. Idempotent; safe from any thread,
+    /// including the event callback.
+    pub async fn stop(&self) {
+        let inner = self.inner.clone();
+        let caller = std::thread::current().id();
+        spawn(async move { inner.stop(caller).await }).await
+    }
+
+    pub fn stop_blocking(&self) {
+        let inner = self.inner.clone();
+        let caller = std::thread::current().id();
+        block_on(async move { inner.stop(caller).await })
+    }
+
+    /// Whether this process leads now: it holds the lease and its renew
+    /// deadline has not passed (checked on every call, so a process that was
+    /// paused answers `false` at once on waking).
+    pub fn is_leader(&self) -> bool {
+        let status = self.inner.shared.status.lock().unwrap();
+        status
+            .leading_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The identity holding the lease as last observed (`None`: free, absent
+    /// or not yet read).
+    pub fn leader(&self) -> Option<String> {
+        self.inner.shared.status.lock().unwrap().leader.clone()
+    }
+
+    /// The lease's `leaseTransitions` as last observed. While this elector
+    /// leads, it is its term: a fencing token that grows with each takeover.
+    pub fn term(&self) -> Option<i32> {
+        self.inner.shared.status.lock().unwrap().term
+    }
+
+    /// The lease as last observed.
+    pub fn lease(&self) -> Option<Lease> {
+        self.inner.shared.status.lock().unwrap().lease.clone()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.inner.shared.counters.snapshot()
+    }
+
+    /// Healthy unless this elector believes it leads yet has not renewed for
+    /// longer than the lease duration plus `tolerance` (a stuck process), as
+    /// client-go's `Check(maxTolerableExpiredLease)`.
+    pub fn check(&self, tolerance: Duration) -> Result<(), HealthError> {
+        let status = self.inner.shared.status.lock().unwrap();
+        let (Some(_), Some(renewed_at)) = (status.leading_until, status.renewed_at) else {
+            return Ok(());
+        };
+        let since = renewed_at.elapsed();
+        let lease_duration = self.inner.config.lease_duration;
+        if since > lease_duration + tolerance {
+            return Err(HealthError {
+                since,
+                lease_duration,
+                tolerance,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn take_receiver(&self) -> Result<mpsc::UnboundedReceiver<Event>, Error> {
+        match &mut *self.lifecycle.lock().unwrap() {
+            Lifecycle::Created { receiver, .. } => receiver.take().ok_or(Error::EventsTaken),
+            _ => Err(Error::EventsTaken),
+        }
+    }
+
+    /// Runs on the elector runtime.
+    async fn start(&self) -> Result<(), Error> {
+        if !matches!(*self.lifecycle.lock().unwrap(), Lifecycle::Created { .. }) {
+            return Err(self.not_startable());
+        }
+        let client = client_for(&self.config).await?;
+        let mut lifecycle = self.lifecycle.lock().unwrap();
+        let Lifecycle::Created { sender, receiver } = &mut *lifecycle else {
+            // Raced with another start() or a stop() while connecting.
+            return Err(not_startable(&lifecycle));
+        };
+        let sender = sender.clone();
+        // Nobody subscribed: drop the receiver so events are not queued forever.
+        receiver.take();
+        let cancel = CancellationToken::new();
+        let (done, finished) = watch::channel(false);
+        let api = LeaseApi::new(client, &self.config, self.shared.counters.clone());
+        let engine = Engine::new(
+            self.config.clone(),
+            api,
+            self.shared.clone(),
+            sender,
+            cancel.clone(),
+        );
+        let span = tracing::info_span!(
+            "elector",
+            lease = %format_args!("{}/{}", self.config.namespace, self.config.lease_name),
+            identity = %self.config.identity,
+        );
+        tokio::spawn(
+            async move {
+                engine.run().await;
+                let _ = done.send(true);
+            }
+            .instrument(span),
+        );
+        *lifecycle = Lifecycle::Running { cancel, finished };
+        Ok(())
+    }
+
+    fn not_startable(&self) -> Error {
+        not_startable(&self.lifecycle.lock().unwrap())
+    }
+
+    /// Runs on the elector runtime; `caller` is the thread that called stop.
+    async fn stop(&self, caller: ThreadId) {
+        let finished = {
+            let mut lifecycle = self.lifecycle.lock().unwrap();
+            let finished = match &*lifecycle {
+                Lifecycle::Created { .. } => None,
+                Lifecycle::Running { cancel, finished } => {
+                    cancel.cancel();
+                    Some(finished.clone())
+                }
+                Lifecycle::Stopped { finished } => finished.clone(),
+            };
+            // Dropping a never-started elector's sender ends its event stream.
+            *lifecycle = Lifecycle::Stopped {
+                finished: finished.clone(),
+            };
+            finished
+        };
+        if let Some(mut finished) = finished {
+            let _ = finished.wait_for(|done| *done).await;
+        }
+        let dispatcher = self
+            .dispatcher
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|d| (d.thread, d.closed.clone(), d.finished.clone()));
+        if let Some((thread, closed, mut finished)) = dispatcher {
+            if thread == caller {
+                // Inside the callback: waiting for the dispatcher would wait
+                // for ourselves. Deliver nothing more instead.
+                closed.store(true, Ordering::Release);
+            } else {
+                let _ = finished.wait_for(|done| *done).await;
+            }
+        }
+    }
+}
+
+fn not_startable(lifecycle: &Lifecycle) -> Error {
+    match lifecycle {
+        Lifecycle::Created { .. } => Error::AlreadyStarted,
+        Lifecycle::Running { .. } => Error::AlreadyStarted,
+        Lifecycle::Stopped { .. } => Error::Stopped,
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: stop the engine rather than leak it. (A
+        // leader that is dropped without stop() still emits Lost and releases.)
+        if let Lifecycle::Running { cancel, .. } = &*self.lifecycle.lock().unwrap() {
+            cancel.cancel();
+        }
+    }
+}

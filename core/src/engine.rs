@@ -1,0 +1,567 @@
+//! The election loop of one elector: campaign (follow the lease through a
+//! watch and take it when it is free or expired), lead (renew every retry
+//! period, step down at the renew deadline), and release on stop.
+//!
+//! It runs as one task on the elector runtime and is the only writer of its
+//! events, so they are ordered by construction and `Acquired`/`Lost`
+//! alternate: every return from [`Engine::lead`] emits exactly one `Lost`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::WatchEvent;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::client::{ApiError, LeaseApi, LeaseEvents};
+use crate::config::Config;
+use crate::decide::{Knowledge, LeaderClock, Step, Timing, candidate_step};
+use crate::events::{ErrorKind, Event, LostReason};
+use crate::record::{self, Record};
+use crate::stats::{Counters, bump};
+
+/// What the handle reads while the engine runs.
+#[derive(Debug, Default)]
+pub(crate) struct Status {
+    /// Set while leading: the instant leadership must end unless renewed.
+    pub leading_until: Option<Instant>,
+    /// When the last successful acquire or renew was sent.
+    pub renewed_at: Option<Instant>,
+    pub leader: Option<String>,
+    pub term: Option<i32>,
+    pub lease: Option<Lease>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub status: Mutex<Status>,
+    pub counters: Arc<Counters>,
+}
+
+pub(crate) struct Engine {
+    config: Arc<Config>,
+    api: LeaseApi,
+    shared: Arc<Shared>,
+    events: mpsc::UnboundedSender<Event>,
+    cancel: CancellationToken,
+    knowledge: Knowledge,
+    /// The last `leaseTransitions` seen, so a recreated lease continues the term.
+    last_transitions: Option<i32>,
+    /// The last error reported, to log repeats quietly.
+    last_error: Option<ErrorKind>,
+}
+
+/// The open watch on the lease, if any, and when to try again if not.
+struct LeaseWatch {
+    events: Option<LeaseEvents>,
+    resource_version: Option<String>,
+    retry_at: Instant,
+    backoff: Duration,
+}
+
+const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(200);
+const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How many times `stop()` tries to release before leaving the lease to expire.
+const RELEASE_ATTEMPTS: u32 = 3;
+
+impl Engine {
+    pub fn new(
+        config: Arc<Config>,
+        api: LeaseApi,
+        shared: Arc<Shared>,
+        events: mpsc::UnboundedSender<Event>,
+        cancel: CancellationToken,
+    ) -> Engine {
+        Engine {
+            config,
+            api,
+            shared,
+            events,
+            cancel,
+            knowledge: Knowledge::Unknown {
+                read_at: Instant::now(),
+            },
+            last_transitions: None,
+            last_error: None,
+        }
+    }
+
+    pub async fn run(mut self) {
+        info!("elector started");
+        while let Some((lease, sent_at)) = self.campaign().await {
+            self.on_acquired(lease.clone(), sent_at);
+            self.lead(lease, sent_at).await;
+            if self.cancel.is_cancelled() {
+                break;
+            }
+        }
+        self.status().leading_until = None;
+        info!("elector stopped");
+        self.emit(Event::Stopped);
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            lease_duration: self.config.lease_duration,
+            retry_period: self.config.retry_period,
+        }
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.shared.status.lock().unwrap()
+    }
+
+    fn emit(&self, event: Event) {
+        // No receiver (nobody subscribed) is fine: events are optional.
+        let _ = self.events.send(event);
+    }
+
+    /// Follows the lease until this elector holds it; returns the lease and
+    /// when the winning write was sent, or `None` when stopped.
+    async fn campaign(&mut self) -> Option<(Lease, Instant)> {
+        let mut watch = LeaseWatch {
+            events: None,
+            resource_version: None,
+            retry_at: Instant::now(),
+            backoff: WATCH_BACKOFF_MIN,
+        };
+        loop {
+            if self.cancel.is_cancelled() {
+                return None;
+            }
+            let now = Instant::now();
+            let wake = match candidate_step(
+                &self.knowledge,
+                &self.config.identity,
+                watch.events.is_some(),
+                self.timing(),
+                now,
+            ) {
+                Step::Read => {
+                    self.read().await;
+                    continue;
+                }
+                Step::Create | Step::TakeOver => {
+                    match self.try_acquire(watch.events.is_some()).await {
+                        Some(won) if self.cancel.is_cancelled() => {
+                            // Won while stopping: the host never heard of it, so
+                            // hand it straight back.
+                            self.release(won.0).await;
+                            return None;
+                        }
+                        Some(won) => return Some(won),
+                        None => continue,
+                    }
+                }
+                Step::WaitUntil(at) => at,
+            };
+            if watch.events.is_none() && now >= watch.retry_at {
+                self.open_watch(&mut watch).await;
+                continue;
+            }
+            let wake = match watch.events {
+                Some(_) => wake,
+                None => wake.min(watch.retry_at),
+            };
+            tokio::select! {
+                _ = self.cancel.cancelled() => return None,
+                _ = sleep_until(wake) => {}
+                event = next_event(&mut watch.events) => self.on_watch_event(event, &mut watch),
+            }
+        }
+    }
+
+    async fn read(&mut self) {
+        let now = Instant::now();
+        match self.api.get(None).await {
+            Ok(Some(lease)) => {
+                self.recovered();
+                self.observe(lease, now);
+            }
+            Ok(None) => {
+                self.recovered();
+                self.forget_lease();
+            }
+            Err(err) => {
+                self.report(err);
+                self.knowledge = Knowledge::Unknown {
+                    read_at: now + jittered(self.config.retry_period),
+                };
+            }
+        }
+    }
+
+    /// Creates or takes over the lease as decided; `Some` when it is ours.
+    async fn try_acquire(&mut self, watching: bool) -> Option<(Lease, Instant)> {
+        let sent_at = Instant::now();
+        let result = match &self.knowledge {
+            Knowledge::Absent => {
+                let transitions = self.last_transitions.map_or(0, |t| t.saturating_add(1));
+                self.api
+                    .create(&record::new_lease(&self.config, transitions), None)
+                    .await
+            }
+            Knowledge::Present(observed) => {
+                self.api
+                    .replace(&record::acquired(&observed.lease, &self.config), None)
+                    .await
+            }
+            Knowledge::Unknown { .. } => return None,
+        };
+        match result {
+            Ok(lease) => {
+                self.recovered();
+                Some((lease, sent_at))
+            }
+            Err(ApiError::Conflict) => {
+                // Another candidate won. The watch will show us its write;
+                // without one, read it now.
+                bump(&self.shared.counters.conflicts);
+                debug!("another candidate wrote the lease first");
+                let wait = if watching {
+                    self.config.retry_period
+                } else {
+                    Duration::ZERO
+                };
+                self.knowledge = Knowledge::Unknown {
+                    read_at: Instant::now() + wait,
+                };
+                None
+            }
+            Err(ApiError::NotFound) => {
+                self.forget_lease();
+                None
+            }
+            Err(err) => {
+                self.report(err);
+                self.knowledge = Knowledge::Unknown {
+                    read_at: Instant::now() + jittered(self.config.retry_period),
+                };
+                None
+            }
+        }
+    }
+
+    fn on_acquired(&mut self, lease: Lease, sent_at: Instant) {
+        let term = Record::of(&lease).transitions;
+        bump(&self.shared.counters.acquisitions);
+        info!(term, "acquired leadership");
+        {
+            let mut status = self.status();
+            status.leading_until = Some(sent_at + self.config.renew_deadline);
+            status.renewed_at = Some(sent_at);
+            status.term = Some(term);
+            status.lease = Some(lease.clone());
+        }
+        self.emit(Event::Acquired {
+            lease: lease.clone(),
+            identity: self.config.identity.clone(),
+            term,
+        });
+        self.observe(lease, sent_at);
+    }
+
+    /// Renews until leadership ends; always ends by emitting `Lost`.
+    async fn lead(&mut self, mut lease: Lease, acquired_at: Instant) {
+        let mut clock = LeaderClock {
+            renewed_at: acquired_at,
+            renew_deadline: self.config.renew_deadline,
+            retry_period: self.config.retry_period,
+        };
+        let mut next_attempt = clock.next_renewal();
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => {
+                    self.lose(&lease, LostReason::Stopped);
+                    if self.config.release_on_stop {
+                        self.release(lease).await;
+                    }
+                    return;
+                }
+                _ = sleep_until(next_attempt.min(clock.deadline())) => {}
+            }
+            let sent_at = Instant::now();
+            if clock.expired(sent_at) {
+                warn!(
+                    deadline = ?self.config.renew_deadline,
+                    "no renewal succeeded within the renew deadline: stepping down"
+                );
+                self.knowledge = Knowledge::Unknown { read_at: sent_at };
+                self.lose(&lease, LostReason::RenewDeadlineExceeded);
+                return;
+            }
+            let renewal = record::renewed(&lease, &self.config);
+            match self.api.replace(&renewal, Some(clock.deadline())).await {
+                Ok(renewed) => {
+                    self.recovered();
+                    clock.renewed_at = sent_at;
+                    next_attempt = clock.next_renewal();
+                    lease = renewed;
+                    self.on_renewed(&lease, &clock);
+                }
+                Err(ApiError::Conflict) => {
+                    // Slow path: someone else wrote the lease. Still ours if
+                    // it still names us (our last write's answer was lost, or
+                    // another field changed): renew over the new version.
+                    bump(&self.shared.counters.conflicts);
+                    match self.api.get(Some(clock.deadline())).await {
+                        Ok(Some(current))
+                            if Record::of(&current).is_held_by(&self.config.identity) =>
+                        {
+                            debug!("lease changed under us but still names us; renewing again");
+                            lease = current;
+                            next_attempt = Instant::now();
+                        }
+                        Ok(Some(current)) => {
+                            let holder = Record::of(&current).holder;
+                            self.lose(&lease, LostReason::TakenOver { holder });
+                            self.observe(current, Instant::now());
+                            return;
+                        }
+                        Ok(None) => {
+                            self.forget_lease();
+                            self.lose(&lease, LostReason::Deleted);
+                            return;
+                        }
+                        Err(err) => {
+                            self.renewal_failed(err);
+                            next_attempt = Instant::now() + self.config.retry_period;
+                        }
+                    }
+                }
+                Err(ApiError::NotFound) => {
+                    self.forget_lease();
+                    self.lose(&lease, LostReason::Deleted);
+                    return;
+                }
+                Err(err) => {
+                    self.renewal_failed(err);
+                    next_attempt = Instant::now() + self.config.retry_period;
+                }
+            }
+        }
+    }
+
+    fn on_renewed(&mut self, lease: &Lease, clock: &LeaderClock) {
+        bump(&self.shared.counters.renewals);
+        debug!("renewed");
+        {
+            let mut status = self.status();
+            status.leading_until = Some(clock.deadline());
+            status.renewed_at = Some(clock.renewed_at);
+            status.lease = Some(lease.clone());
+        }
+        let renew_time = lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.renew_time.as_ref())
+            .map_or_else(jiff::Timestamp::now, |t| t.0);
+        self.emit(Event::Renewed {
+            lease: lease.clone(),
+            renew_time,
+        });
+        self.observe(lease.clone(), clock.renewed_at);
+    }
+
+    fn renewal_failed(&mut self, err: ApiError) {
+        bump(&self.shared.counters.failed_renewals);
+        self.report(err);
+    }
+
+    fn lose(&mut self, lease: &Lease, reason: LostReason) {
+        bump(&self.shared.counters.losses);
+        self.status().leading_until = None;
+        info!(%reason, "lost leadership");
+        self.emit(Event::Lost {
+            lease: lease.clone(),
+            reason,
+        });
+    }
+
+    /// Hands the lease back (holder "", duration 1 s) so a standby takes over
+    /// at once. The write carries the lease's resourceVersion, so it can never
+    /// free a lease someone else has taken meanwhile.
+    async fn release(&mut self, mut lease: Lease) {
+        for _ in 0..RELEASE_ATTEMPTS {
+            match self.api.replace(&record::released(&lease), None).await {
+                Ok(released) => {
+                    info!("released the lease");
+                    self.observe(released, Instant::now());
+                    return;
+                }
+                Err(ApiError::Conflict) => match self.api.get(None).await {
+                    Ok(Some(current)) if Record::of(&current).is_held_by(&self.config.identity) => {
+                        lease = current;
+                    }
+                    Ok(_) => return, // no longer ours: nothing to release
+                    Err(err) => self.report(err),
+                },
+                Err(ApiError::NotFound) => return,
+                Err(err) => self.report(err),
+            }
+        }
+        warn!(
+            attempts = RELEASE_ATTEMPTS,
+            "could not release the lease; others take over when it expires"
+        );
+    }
+
+    async fn open_watch(&mut self, watch: &mut LeaseWatch) {
+        let from = watch
+            .resource_version
+            .clone()
+            .or_else(|| match &self.knowledge {
+                Knowledge::Present(o) => record::resource_version(&o.lease).map(str::to_owned),
+                _ => None,
+            });
+        match self.api.watch(from.as_deref()).await {
+            Ok(events) => {
+                debug!(resource_version = ?from, "watching the lease");
+                watch.events = Some(events);
+                watch.backoff = WATCH_BACKOFF_MIN;
+            }
+            Err(err) => {
+                debug!(error = ?err, retry_in = ?watch.backoff, "could not open a watch; polling meanwhile");
+                self.close_watch(watch, true);
+            }
+        }
+    }
+
+    fn close_watch(&self, watch: &mut LeaseWatch, backoff: bool) {
+        watch.events = None;
+        if backoff {
+            watch.retry_at = Instant::now() + jittered(watch.backoff);
+            watch.backoff = (watch.backoff * 2).min(WATCH_BACKOFF_MAX);
+        } else {
+            watch.retry_at = Instant::now();
+        }
+    }
+
+    fn on_watch_event(
+        &mut self,
+        event: Option<Result<WatchEvent<Lease>, ApiError>>,
+        watch: &mut LeaseWatch,
+    ) {
+        let now = Instant::now();
+        match event {
+            Some(Ok(WatchEvent::Added(lease) | WatchEvent::Modified(lease))) => {
+                watch.resource_version = lease.metadata.resource_version.clone();
+                self.observe(lease, now);
+            }
+            Some(Ok(WatchEvent::Deleted(lease))) => {
+                watch.resource_version = lease.metadata.resource_version.clone();
+                debug!("lease deleted");
+                self.forget_lease();
+            }
+            Some(Ok(WatchEvent::Bookmark(bookmark))) => {
+                watch.resource_version = Some(bookmark.metadata.resource_version);
+            }
+            Some(Ok(WatchEvent::Error(status))) => {
+                // 410 Gone: our version was compacted away. Start over from
+                // the current state, and read it in case it was deleted.
+                debug!(code = status.code, message = %status.message, "watch error; re-watching");
+                bump(&self.shared.counters.watch_restarts);
+                if status.code == 410 {
+                    watch.resource_version = None;
+                    self.knowledge = Knowledge::Unknown { read_at: now };
+                }
+                self.close_watch(watch, status.code != 410);
+            }
+            Some(Err(err)) => {
+                debug!(error = ?err, "watch broke; polling until it is back");
+                bump(&self.shared.counters.watch_restarts);
+                self.close_watch(watch, true);
+            }
+            None => {
+                // The server's watch timeout: reopen from where we were.
+                bump(&self.shared.counters.watch_restarts);
+                self.close_watch(watch, false);
+            }
+        }
+    }
+
+    /// Folds a seen lease into what this elector knows, and tells the host
+    /// when the holder changed.
+    fn observe(&mut self, lease: Lease, now: Instant) {
+        let record = Record::of(&lease);
+        self.last_transitions = Some(record.transitions);
+        let changed = {
+            let mut status = self.status();
+            let changed = status.leader != record.holder;
+            status.leader = record.holder.clone();
+            status.term = Some(record.transitions);
+            status.lease = Some(lease.clone());
+            changed
+        };
+        if changed {
+            match &record.holder {
+                Some(holder) => info!(leader = %holder, "leader changed"),
+                None => info!("lease is free"),
+            }
+            self.emit(Event::LeaderChanged {
+                lease: Some(lease.clone()),
+                leader: record.holder,
+            });
+        }
+        self.knowledge.observe(lease, now);
+    }
+
+    fn forget_lease(&mut self) {
+        self.knowledge = Knowledge::Absent;
+        let had_leader = {
+            let mut status = self.status();
+            status.lease = None;
+            status.leader.take().is_some()
+        };
+        if had_leader {
+            info!("lease is gone");
+            self.emit(Event::LeaderChanged {
+                lease: None,
+                leader: None,
+            });
+        }
+    }
+
+    /// Emits an `Error` event. Logs a warning when the kind of trouble is new
+    /// and quietly when it repeats, so a long outage does not flood the logs.
+    fn report(&mut self, err: ApiError) {
+        let (kind, message) = match err {
+            ApiError::Failed { kind, message } => (kind, message),
+            ApiError::Conflict => (ErrorKind::Invalid, "unexpected conflict".to_string()),
+            ApiError::NotFound => (ErrorKind::Invalid, "unexpected not found".to_string()),
+        };
+        if self.last_error == Some(kind) {
+            debug!(%kind, %message, "API error persists");
+        } else {
+            warn!(%kind, %message, "API error; retrying");
+        }
+        self.last_error = Some(kind);
+        self.emit(Event::Error { kind, message });
+    }
+
+    fn recovered(&mut self) {
+        if let Some(kind) = self.last_error.take() {
+            info!(after = %kind, "API requests succeed again");
+        }
+    }
+}
+
+async fn next_event(
+    events: &mut Option<LeaseEvents>,
+) -> Option<Result<WatchEvent<Lease>, ApiError>> {
+    use futures::StreamExt;
+    match events {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `period` stretched by up to 20 %, so candidates that failed together do
+/// not retry in lockstep (client-go's jitter factor).
+fn jittered(period: Duration) -> Duration {
+    period.mul_f64(1.0 + rand::random::<f64>() * (crate::config::JITTER_FACTOR - 1.0))
+}

@@ -1,0 +1,137 @@
+//! The one ordered stream of events an elector delivers.
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::Lease;
+use tokio::sync::mpsc;
+
+/// What happened to an elector. `Acquired` and `Lost` strictly alternate,
+/// starting with `Acquired`; `Stopped` is always last.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// This process is now the leader. `term` is the lease's
+    /// `leaseTransitions`: a fencing token for downstream writes.
+    Acquired {
+        lease: Lease,
+        identity: String,
+        term: i32,
+    },
+    /// The leader renewed its lease.
+    Renewed { lease: Lease, renew_time: Timestamp },
+    /// This process must stop leader work now. `lease` is the last version
+    /// this process knew.
+    Lost { lease: Lease, reason: LostReason },
+    /// The observed leader changed (`None`: the lease is free or gone).
+    LeaderChanged {
+        lease: Option<Lease>,
+        leader: Option<String>,
+    },
+    /// An API error the elector is riding out; it keeps trying.
+    Error { kind: ErrorKind, message: String },
+    /// No further events will be delivered.
+    Stopped,
+}
+
+impl Event {
+    /// A stable lower-case name, as bindings spell events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Acquired { .. } => "acquired",
+            Event::Renewed { .. } => "renewed",
+            Event::Lost { .. } => "lost",
+            Event::LeaderChanged { .. } => "leader_changed",
+            Event::Error { .. } => "error",
+            Event::Stopped => "stopped",
+        }
+    }
+}
+
+/// Why leadership ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LostReason {
+    /// `stop()` was called (the lease was released if so configured).
+    Stopped,
+    /// No renewal succeeded for the renew deadline (API server unreachable,
+    /// too slow, or this process was paused).
+    RenewDeadlineExceeded,
+    /// The lease names another holder (`None`: it was freed by someone else).
+    TakenOver { holder: Option<String> },
+    /// The lease was deleted.
+    Deleted,
+}
+
+impl fmt::Display for LostReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LostReason::Stopped => f.write_str("stopped"),
+            LostReason::RenewDeadlineExceeded => f.write_str("renew deadline exceeded"),
+            LostReason::TakenOver { holder: Some(h) } => write!(f, "taken over by {h}"),
+            LostReason::TakenOver { holder: None } => f.write_str("freed by another writer"),
+            LostReason::Deleted => f.write_str("lease deleted"),
+        }
+    }
+}
+
+/// The class of an API error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// 401: the credentials were refused.
+    Unauthorized,
+    /// 403: RBAC does not allow this on leases.
+    Forbidden,
+    /// The request did not finish within its timeout.
+    Timeout,
+    /// The API server could not be reached, or answered 429 or 5xx.
+    Unavailable,
+    /// The API server rejected the request as invalid (another 4xx).
+    Invalid,
+}
+
+impl ErrorKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Invalid => "invalid",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The events of one elector, for Rust callers: a `Stream`, or `recv` in a
+/// loop. Ends after [`Event::Stopped`].
+#[derive(Debug)]
+pub struct EventStream {
+    pub(crate) receiver: mpsc::UnboundedReceiver<Event>,
+}
+
+impl EventStream {
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.receiver.recv().await
+    }
+
+    /// Waits for the next event on a thread that is not an async runtime's.
+    pub fn blocking_recv(&mut self) -> Option<Event> {
+        self.receiver.blocking_recv()
+    }
+}
+
+impl futures::Stream for EventStream {
+    type Item = Event;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.receiver.poll_recv(cx)
+    }
+}

@@ -1,0 +1,44 @@
+//! Kubernetes leader election over a `coordination.k8s.io/v1` Lease, wire
+//! compatible with client-go's `tools/leaderelection`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use elector_core::{Config, Elector, Event};
+//!
+//! let config = Config::builder("default", "my-controller", "pod-a").build()?;
+//! let elector = Elector::new(config);
+//! let mut events = elector.events()?;
+//! elector.start().await?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         Event::Acquired { term, .. } => println!("leading in term {term}"),
+//!         Event::Lost { reason, .. } => println!("stop leading now: {reason}"),
+//!         Event::Stopped => break,
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The engine runs on a runtime of its own; see [`Elector`] for the calls and
+//! [`Event`] for what it reports. The protocol is described in the project's
+//! README.
+
+mod client;
+mod config;
+pub mod decide;
+mod elector;
+mod engine;
+mod events;
+pub mod record;
+mod runtime;
+mod stats;
+
+pub use config::{
+    Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION, DEFAULT_RENEW_DEADLINE,
+    DEFAULT_RETRY_PERIOD, JITTER_FACTOR, Token, check_timings,
+};
+pub use elector::{Elector, Error, HealthError};
+pub use events::{ErrorKind, Event, EventStream, LostReason};
+pub use k8s_openapi::api::coordination::v1::Lease;
+pub use stats::Stats;

@@ -1,0 +1,246 @@
+//! The leader election record inside a Lease: reading it defensively and
+//! writing it the way client-go does, so mixed fleets share one lease.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+
+use crate::config::Config;
+
+/// What the elector needs from a Lease, tolerant of what other libraries
+/// write: a null or empty holder means free, and missing durations or
+/// transition counts are not errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `None` when the lease is free (holder null or "").
+    pub holder: Option<String>,
+    /// `None` when `leaseDurationSeconds` is missing or not positive.
+    pub lease_duration: Option<Duration>,
+    /// `leaseTransitions`, 0 when missing: the term of the current holder.
+    pub transitions: i32,
+}
+
+impl Record {
+    pub fn of(lease: &Lease) -> Record {
+        let spec = lease.spec.as_ref();
+        Record {
+            holder: spec
+                .and_then(|s| s.holder_identity.clone())
+                .filter(|h| !h.is_empty()),
+            lease_duration: spec
+                .and_then(|s| s.lease_duration_seconds)
+                .filter(|&s| s > 0)
+                .map(|s| Duration::from_secs(s as u64)),
+            transitions: spec.and_then(|s| s.lease_transitions).unwrap_or(0),
+        }
+    }
+
+    pub fn is_held_by(&self, identity: &str) -> bool {
+        self.holder.as_deref() == Some(identity)
+    }
+}
+
+/// Now, at the microsecond precision the API server stores, so what we write
+/// is exactly what we read back.
+pub fn micro_now() -> MicroTime {
+    let now = Timestamp::now();
+    let micros = now.as_microsecond();
+    MicroTime(Timestamp::from_microsecond(micros).unwrap_or(now))
+}
+
+pub fn resource_version(lease: &Lease) -> Option<&str> {
+    lease.metadata.resource_version.as_deref()
+}
+
+/// A new lease held by this elector. `transitions` continues the count of a
+/// deleted predecessor when one was seen, so the term never goes backwards
+/// for anyone who saw the old lease.
+pub fn new_lease(config: &Config, transitions: i32) -> Lease {
+    let now = micro_now();
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(config.lease_name.clone()),
+            namespace: Some(config.namespace.clone()),
+            labels: (!config.labels.is_empty()).then(|| config.labels.clone()),
+            owner_references: config.owner_reference.clone().map(|o| vec![o]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some(config.identity.clone()),
+            lease_duration_seconds: Some(lease_duration_seconds(config)),
+            acquire_time: Some(now.clone()),
+            renew_time: Some(now),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        }),
+    }
+}
+
+/// `current` taken by this elector. Taking over from another holder (or a
+/// free lease) counts a transition and sets `acquireTime`; reclaiming a lease
+/// that already names this identity keeps both, as client-go does. Other
+/// spec fields (preferredHolder, strategy) and metadata are kept.
+pub fn acquired(current: &Lease, config: &Config) -> Lease {
+    let record = Record::of(current);
+    let now = micro_now();
+    let mut lease = current.clone();
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    if !record.is_held_by(&config.identity) {
+        spec.lease_transitions = Some(record.transitions.saturating_add(1));
+        spec.acquire_time = Some(now.clone());
+        if let Some(owner) = &config.owner_reference {
+            lease.metadata.owner_references = Some(vec![owner.clone()]);
+        }
+        if !config.labels.is_empty() {
+            merge_labels(&mut lease.metadata, &config.labels);
+        }
+    } else {
+        spec.lease_transitions = Some(record.transitions);
+        spec.acquire_time.get_or_insert_with(|| now.clone());
+    }
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    spec.holder_identity = Some(config.identity.clone());
+    spec.lease_duration_seconds = Some(lease_duration_seconds(config));
+    spec.renew_time = Some(now);
+    lease
+}
+
+/// `current`, held by this elector, renewed now.
+pub fn renewed(current: &Lease, config: &Config) -> Lease {
+    let mut lease = current.clone();
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    spec.holder_identity = Some(config.identity.clone());
+    spec.lease_duration_seconds = Some(lease_duration_seconds(config));
+    spec.renew_time = Some(micro_now());
+    lease
+}
+
+/// `current` handed back: free, expiring in one second, transitions kept, as
+/// client-go's ReleaseOnCancel writes it.
+pub fn released(current: &Lease) -> Lease {
+    let now = micro_now();
+    let mut lease = current.clone();
+    let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    spec.holder_identity = Some(String::new());
+    spec.lease_duration_seconds = Some(1);
+    spec.acquire_time = Some(now.clone());
+    spec.renew_time = Some(now);
+    lease
+}
+
+fn lease_duration_seconds(config: &Config) -> i32 {
+    // Validated to be whole seconds that fit an i32.
+    config.lease_duration.as_secs() as i32
+}
+
+fn merge_labels(metadata: &mut ObjectMeta, labels: &BTreeMap<String, String>) {
+    let existing = metadata.labels.get_or_insert_with(BTreeMap::new);
+    existing.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> Config {
+        Config::builder("default", "l", "me")
+            .label("app", "x")
+            .build()
+            .unwrap()
+    }
+
+    fn lease(spec: serde_json::Value) -> Lease {
+        serde_json::from_value(json!({
+            "metadata": {"name": "l", "namespace": "default", "resourceVersion": "7"},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_what_other_libraries_write() {
+        let free = Record {
+            holder: None,
+            lease_duration: None,
+            transitions: 0,
+        };
+        assert_eq!(Record::of(&lease(json!({}))), free);
+        assert_eq!(Record::of(&lease(json!(null))), free);
+        assert_eq!(
+            Record::of(&lease(json!({"holderIdentity": null, "renewTime": null}))),
+            free
+        );
+        assert_eq!(Record::of(&lease(json!({"holderIdentity": ""}))), free);
+        assert_eq!(
+            Record::of(&lease(
+                json!({"holderIdentity": "a", "leaseDurationSeconds": 0})
+            )),
+            Record {
+                holder: Some("a".into()),
+                lease_duration: None,
+                transitions: 0
+            }
+        );
+        assert_eq!(
+            Record::of(&lease(
+                json!({"holderIdentity": "a", "leaseDurationSeconds": 20, "leaseTransitions": 4})
+            )),
+            Record {
+                holder: Some("a".into()),
+                lease_duration: Some(Duration::from_secs(20)),
+                transitions: 4
+            }
+        );
+    }
+
+    #[test]
+    fn takeover_counts_a_transition_and_reclaim_does_not() {
+        let c = config();
+        let theirs = lease(json!({"holderIdentity": "other", "leaseTransitions": 3,
+            "acquireTime": "2020-01-01T00:00:00.000000Z", "preferredHolder": "p"}));
+        let taken = acquired(&theirs, &c);
+        let spec = taken.spec.as_ref().unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("me"));
+        assert_eq!(spec.lease_transitions, Some(4));
+        assert_eq!(spec.lease_duration_seconds, Some(15));
+        assert_ne!(
+            spec.acquire_time,
+            theirs.spec.as_ref().unwrap().acquire_time
+        );
+        assert_eq!(spec.preferred_holder.as_deref(), Some("p"));
+        assert_eq!(taken.metadata.labels.as_ref().unwrap()["app"], "x");
+        assert_eq!(resource_version(&taken), Some("7"));
+
+        let mine = lease(json!({"holderIdentity": "me", "leaseTransitions": 3,
+            "acquireTime": "2020-01-01T00:00:00.000000Z"}));
+        let reclaimed = acquired(&mine, &c);
+        let spec = reclaimed.spec.as_ref().unwrap();
+        assert_eq!(spec.lease_transitions, Some(3));
+        assert_eq!(spec.acquire_time, mine.spec.as_ref().unwrap().acquire_time);
+    }
+
+    #[test]
+    fn release_frees_the_lease_and_keeps_the_term() {
+        let mine = lease(
+            json!({"holderIdentity": "me", "leaseTransitions": 3, "leaseDurationSeconds": 15}),
+        );
+        let spec = released(&mine).spec.unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some(""));
+        assert_eq!(spec.lease_duration_seconds, Some(1));
+        assert_eq!(spec.lease_transitions, Some(3));
+    }
+
+    #[test]
+    fn micro_time_has_six_fractional_digits() {
+        let lease = new_lease(&config(), 0);
+        let json = serde_json::to_value(&lease).unwrap();
+        let renew = json["spec"]["renewTime"].as_str().unwrap();
+        let fraction = renew.split('.').nth(1).unwrap();
+        assert_eq!(fraction.len(), 7, "{renew}"); // six digits and the Z
+        assert!(renew.ends_with('Z'));
+    }
+}
