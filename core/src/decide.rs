@@ -18,10 +18,16 @@ use crate::record::{Record, resource_version};
 #[derive(Debug, Clone)]
 pub enum Knowledge {
     /// Nothing current: read the lease at `read_at`, unless the watch tells
-    /// us its state first.
-    Unknown { read_at: Instant },
-    /// The lease does not exist.
-    Absent,
+    /// us its state first. `last` is the lease as last seen, kept so that
+    /// reading the same version again does not restart its expiry clock.
+    Unknown {
+        read_at: Instant,
+        last: Option<Box<Observed>>,
+    },
+    /// The lease does not exist. Create it no earlier than `not_before`: a
+    /// lease deleted while another held it is honoured until it would have
+    /// expired, since that holder may not know yet.
+    Absent { not_before: Instant },
     /// The lease as last seen.
     Present(Box<Observed>),
 }
@@ -46,12 +52,29 @@ impl Observed {
 }
 
 impl Knowledge {
+    /// Nothing known yet: read at once.
+    pub fn new(now: Instant) -> Knowledge {
+        Knowledge::Unknown {
+            read_at: now,
+            last: None,
+        }
+    }
+
+    /// The lease as last seen, current or not.
+    pub fn last(&self) -> Option<&Observed> {
+        match self {
+            Knowledge::Present(observed) => Some(observed),
+            Knowledge::Unknown { last, .. } => last.as_deref(),
+            Knowledge::Absent { .. } => None,
+        }
+    }
+
     /// Folds a freshly seen lease into what we knew. The expiry clock restarts
     /// only when the `resourceVersion` changed: seeing the same version again
     /// (a re-read, a re-watch) must not extend the holder's claim.
     pub fn observe(&mut self, lease: Lease, now: Instant) {
-        let changed_at = match self {
-            Knowledge::Present(old)
+        let changed_at = match self.last() {
+            Some(old)
                 if resource_version(&old.lease).is_some()
                     && resource_version(&old.lease) == resource_version(&lease) =>
             {
@@ -67,18 +90,26 @@ impl Knowledge {
         }));
     }
 
-    pub fn holder(&self) -> Option<&str> {
-        match self {
-            Knowledge::Present(o) => o.record.holder.as_deref(),
-            _ => None,
-        }
+    /// What we know may be out of date: read again at `read_at`.
+    pub fn outdated(&mut self, read_at: Instant) {
+        let last = match std::mem::replace(self, Knowledge::new(read_at)) {
+            Knowledge::Present(observed) => Some(observed),
+            Knowledge::Unknown { last, .. } => last,
+            Knowledge::Absent { .. } => None,
+        };
+        *self = Knowledge::Unknown { read_at, last };
     }
 
-    pub fn transitions(&self) -> Option<i32> {
-        match self {
-            Knowledge::Present(o) => Some(o.record.transitions),
-            _ => None,
-        }
+    /// The lease is gone. If another identity held it, its claim still runs
+    /// until it would have expired.
+    pub fn absent(&mut self, identity: &str, timing: Timing, now: Instant) {
+        let not_before = match self.last() {
+            Some(last) if last.record.holder.as_deref().is_some_and(|h| h != identity) => {
+                last.expires_at(timing.lease_duration).max(now)
+            }
+            _ => now,
+        };
+        *self = Knowledge::Absent { not_before };
     }
 }
 
@@ -114,9 +145,10 @@ pub fn candidate_step(
     now: Instant,
 ) -> Step {
     match knowledge {
-        Knowledge::Unknown { read_at } if now >= *read_at => Step::Read,
-        Knowledge::Unknown { read_at } => Step::WaitUntil(*read_at),
-        Knowledge::Absent => Step::Create,
+        Knowledge::Unknown { read_at, .. } if now >= *read_at => Step::Read,
+        Knowledge::Unknown { read_at, .. } => Step::WaitUntil(*read_at),
+        Knowledge::Absent { not_before } if now >= *not_before => Step::Create,
+        Knowledge::Absent { not_before } => Step::WaitUntil(*not_before),
         Knowledge::Present(observed) => {
             let record = &observed.record;
             if record.holder.is_none() || record.is_held_by(identity) {
@@ -198,9 +230,7 @@ mod tests {
     #[test]
     fn unknown_reads_when_due() {
         let t0 = Instant::now();
-        let k = Knowledge::Unknown {
-            read_at: t0 + secs(2),
-        };
+        let k = Knowledge::new(t0 + secs(2));
         assert_eq!(
             candidate_step(&k, ME, true, TIMING, t0),
             Step::WaitUntil(t0 + secs(2))
@@ -212,10 +242,57 @@ mod tests {
     }
 
     #[test]
-    fn absent_lease_is_created() {
+    fn a_lease_that_was_never_seen_is_created_at_once() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::new(t0);
+        k.absent(ME, TIMING, t0);
+        assert_eq!(candidate_step(&k, ME, true, TIMING, t0), Step::Create);
+    }
+
+    #[test]
+    fn a_deleted_lease_held_by_another_is_honoured_until_it_would_expire() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::new(t0);
+        k.observe(held_by("other", "1"), t0);
+        k.absent(ME, TIMING, t0 + secs(1));
         assert_eq!(
-            candidate_step(&Knowledge::Absent, ME, true, TIMING, Instant::now()),
+            candidate_step(&k, ME, true, TIMING, t0 + secs(1)),
+            Step::WaitUntil(t0 + secs(15))
+        );
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
             Step::Create
+        );
+
+        // Our own deleted lease, or a free one, is recreated at once.
+        for holder in [ME, ""] {
+            let mut k = Knowledge::new(t0);
+            k.observe(held_by(holder, "1"), t0);
+            k.absent(ME, TIMING, t0);
+            assert_eq!(
+                candidate_step(&k, ME, true, TIMING, t0),
+                Step::Create,
+                "{holder:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_outdated_view_keeps_the_expiry_clock() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::new(t0);
+        k.observe(held_by("other", "1"), t0);
+        // A failed write makes us re-read; the same version read back later
+        // is still judged from when it was first seen.
+        k.outdated(t0 + secs(5));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(5)),
+            Step::Read
+        );
+        k.observe(held_by("other", "1"), t0 + secs(6));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            Step::TakeOver
         );
     }
 
@@ -228,7 +305,7 @@ mod tests {
             json!({}),
             json!({"holderIdentity": ME, "leaseDurationSeconds": 15}),
         ] {
-            let mut k = Knowledge::Absent;
+            let mut k = Knowledge::new(t0);
             k.observe(lease("1", spec.clone()), t0);
             assert_eq!(
                 candidate_step(&k, ME, true, TIMING, t0),
@@ -241,7 +318,7 @@ mod tests {
     #[test]
     fn another_holder_is_followed_until_expiry_on_the_local_clock() {
         let t0 = Instant::now();
-        let mut k = Knowledge::Absent;
+        let mut k = Knowledge::new(t0);
         // renewTime far in the past by the wall clock: irrelevant.
         k.observe(
             lease(
@@ -268,7 +345,7 @@ mod tests {
     #[test]
     fn a_renewal_restarts_the_expiry_clock_but_a_reread_does_not() {
         let t0 = Instant::now();
-        let mut k = Knowledge::Absent;
+        let mut k = Knowledge::new(t0);
         k.observe(held_by("other", "1"), t0);
         // The same version seen again later, e.g. by a re-watch.
         k.observe(held_by("other", "1"), t0 + secs(10));
@@ -287,7 +364,7 @@ mod tests {
     #[test]
     fn the_record_s_duration_wins_and_ours_fills_in_when_missing() {
         let t0 = Instant::now();
-        let mut k = Knowledge::Absent;
+        let mut k = Knowledge::new(t0);
         k.observe(
             lease(
                 "1",
@@ -320,7 +397,7 @@ mod tests {
     #[test]
     fn without_a_watch_the_candidate_polls_every_retry_period() {
         let t0 = Instant::now();
-        let mut k = Knowledge::Absent;
+        let mut k = Knowledge::new(t0);
         k.observe(held_by("other", "1"), t0);
         assert_eq!(
             candidate_step(&k, ME, false, TIMING, t0),

@@ -1,6 +1,5 @@
 //! The handle users hold: start, stop, and what the elector knows now.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -70,9 +69,6 @@ enum Lifecycle {
 #[derive(Debug)]
 struct Dispatcher {
     thread: ThreadId,
-    /// Set when `stop()` is called from the callback itself: nothing more is
-    /// delivered once that callback returns.
-    closed: Arc<AtomicBool>,
     finished: watch::Receiver<bool>,
 }
 
@@ -120,33 +116,29 @@ impl Elector {
     /// Delivers every event to `callback` on a dedicated thread (never an
     /// async runtime worker), in order, one at a time. Register before
     /// `start()`. The callback may call any method of this elector, `stop()`
-    /// included; after a `stop()` from inside the callback, no further event
-    /// is delivered once the callback returns.
+    /// included: called from the callback, `stop()` returns once the engine
+    /// has finished, and the last events (`Lost` if leading, then `Stopped`)
+    /// are delivered after the callback returns.
+    ///
+    /// The callback must not own this elector's last handle forever (a
+    /// cycle): the engine runs until `stop()`.
     pub fn on_event<F>(&self, mut callback: F) -> Result<(), Error>
     where
         F: FnMut(Event) + Send + 'static,
     {
         let mut receiver = self.inner.take_receiver()?;
-        let closed = Arc::new(AtomicBool::new(false));
         let (done, finished) = watch::channel(false);
-        let thread = {
-            let closed = closed.clone();
-            std::thread::Builder::new()
-                .name("elector-events".into())
-                .spawn(move || {
-                    while let Some(event) = receiver.blocking_recv() {
-                        if closed.load(Ordering::Acquire) {
-                            break;
-                        }
-                        callback(event);
-                    }
-                    let _ = done.send(true);
-                })
-                .expect("spawning the event dispatcher thread")
-        };
+        let thread = std::thread::Builder::new()
+            .name("elector-events".into())
+            .spawn(move || {
+                while let Some(event) = receiver.blocking_recv() {
+                    callback(event);
+                }
+                let _ = done.send(true);
+            })
+            .expect("spawning the event dispatcher thread");
         *self.inner.dispatcher.lock().unwrap() = Some(Dispatcher {
             thread: thread.thread().id(),
-            closed,
             finished,
         });
         Ok(())
@@ -289,7 +281,11 @@ impl Inner {
         let finished = {
             let mut lifecycle = self.lifecycle.lock().unwrap();
             let finished = match &*lifecycle {
-                Lifecycle::Created { .. } => None,
+                Lifecycle::Created { sender, .. } => {
+                    // Never started: the stream still ends with Stopped.
+                    let _ = sender.send(Event::Stopped);
+                    None
+                }
                 Lifecycle::Running { cancel, finished } => {
                     cancel.cancel();
                     Some(finished.clone())
@@ -310,15 +306,13 @@ impl Inner {
             .lock()
             .unwrap()
             .as_ref()
-            .map(|d| (d.thread, d.closed.clone(), d.finished.clone()));
-        if let Some((thread, closed, mut finished)) = dispatcher {
-            if thread == caller {
-                // Inside the callback: waiting for the dispatcher would wait
-                // for ourselves. Deliver nothing more instead.
-                closed.store(true, Ordering::Release);
-            } else {
-                let _ = finished.wait_for(|done| *done).await;
-            }
+            .map(|d| (d.thread, d.finished.clone()));
+        // From inside the callback, waiting for the dispatcher would wait for
+        // ourselves: it delivers the last events once the callback returns.
+        if let Some((thread, mut finished)) = dispatcher
+            && thread != caller
+        {
+            let _ = finished.wait_for(|done| *done).await;
         }
     }
 }

@@ -60,10 +60,17 @@ struct LeaseWatch {
     resource_version: Option<String>,
     retry_at: Instant,
     backoff: Duration,
+    opened_at: Instant,
+    last_event_at: Instant,
 }
 
 const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A watch that lived this long was healthy: reopen it at once when it ends.
+const WATCH_HEALTHY_AFTER: Duration = Duration::from_secs(10);
+/// A watch silent for this long (no event, no bookmark; the server closes
+/// every watch after 290 s) is presumed dead: a half-open connection.
+const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(330);
 /// How many times `stop()` tries to release before leaving the lease to expire.
 const RELEASE_ATTEMPTS: u32 = 3;
 
@@ -81,9 +88,7 @@ impl Engine {
             shared,
             events,
             cancel,
-            knowledge: Knowledge::Unknown {
-                read_at: Instant::now(),
-            },
+            knowledge: Knowledge::new(Instant::now()),
             last_transitions: None,
             last_error: None,
         }
@@ -122,11 +127,14 @@ impl Engine {
     /// Follows the lease until this elector holds it; returns the lease and
     /// when the winning write was sent, or `None` when stopped.
     async fn campaign(&mut self) -> Option<(Lease, Instant)> {
+        let now = Instant::now();
         let mut watch = LeaseWatch {
             events: None,
             resource_version: None,
-            retry_at: Instant::now(),
+            retry_at: now,
             backoff: WATCH_BACKOFF_MIN,
+            opened_at: now,
+            last_event_at: now,
         };
         loop {
             if self.cancel.is_cancelled() {
@@ -141,20 +149,30 @@ impl Engine {
                 now,
             ) {
                 Step::Read => {
-                    self.read().await;
+                    self.read(&mut watch).await;
                     continue;
                 }
                 Step::Create | Step::TakeOver => {
-                    match self.try_acquire(watch.events.is_some()).await {
-                        Some(won) if self.cancel.is_cancelled() => {
-                            // Won while stopping: the host never heard of it, so
-                            // hand it straight back.
-                            self.release(won.0).await;
-                            return None;
-                        }
-                        Some(won) => return Some(won),
-                        None => continue,
+                    let Some((lease, sent_at)) = self.try_acquire(watch.events.is_some()).await
+                    else {
+                        continue;
+                    };
+                    if self.cancel.is_cancelled() {
+                        // Won while stopping: the host never heard of it, so
+                        // hand it straight back.
+                        self.release(lease).await;
+                        return None;
                     }
+                    if Instant::now() >= sent_at + self.config.renew_deadline {
+                        // The answer came too late to lead on (this process
+                        // was paused or starved): others may have judged the
+                        // lease expired meanwhile. Read it again; if it still
+                        // names us it is reclaimed with a fresh deadline.
+                        warn!("acquired the lease too late to lead on it; reading it again");
+                        self.knowledge.outdated(Instant::now());
+                        continue;
+                    }
+                    return Some((lease, sent_at));
                 }
                 Step::WaitUntil(at) => at,
             };
@@ -163,7 +181,7 @@ impl Engine {
                 continue;
             }
             let wake = match watch.events {
-                Some(_) => wake,
+                Some(_) => wake.min(watch.last_event_at + WATCH_IDLE_TIMEOUT),
                 None => wake.min(watch.retry_at),
             };
             tokio::select! {
@@ -171,15 +189,22 @@ impl Engine {
                 _ = sleep_until(wake) => {}
                 event = next_event(&mut watch.events) => self.on_watch_event(event, &mut watch),
             }
+            if watch.events.is_some() && watch.last_event_at.elapsed() >= WATCH_IDLE_TIMEOUT {
+                debug!(idle = ?WATCH_IDLE_TIMEOUT, "watch silent for too long; reopening");
+                bump(&self.shared.counters.watch_restarts);
+                self.close_watch(&mut watch, true);
+            }
         }
     }
 
-    async fn read(&mut self) {
+    async fn read(&mut self, watch: &mut LeaseWatch) {
         let now = Instant::now();
         match self.api.get(None).await {
             Ok(Some(lease)) => {
                 self.recovered();
                 self.observe(lease, now);
+                // Reopen a watch from what was just read, not from older news.
+                watch.resource_version = None;
             }
             Ok(None) => {
                 self.recovered();
@@ -187,9 +212,8 @@ impl Engine {
             }
             Err(err) => {
                 self.report(err);
-                self.knowledge = Knowledge::Unknown {
-                    read_at: now + jittered(self.config.retry_period),
-                };
+                self.knowledge
+                    .outdated(now + jittered(self.config.retry_period));
             }
         }
     }
@@ -198,7 +222,7 @@ impl Engine {
     async fn try_acquire(&mut self, watching: bool) -> Option<(Lease, Instant)> {
         let sent_at = Instant::now();
         let result = match &self.knowledge {
-            Knowledge::Absent => {
+            Knowledge::Absent { .. } => {
                 let transitions = self.last_transitions.map_or(0, |t| t.saturating_add(1));
                 self.api
                     .create(&record::new_lease(&self.config, transitions), None)
@@ -226,20 +250,26 @@ impl Engine {
                 } else {
                     Duration::ZERO
                 };
-                self.knowledge = Knowledge::Unknown {
-                    read_at: Instant::now() + wait,
-                };
+                self.knowledge.outdated(Instant::now() + wait);
                 None
             }
-            Err(ApiError::NotFound) => {
+            Err(ApiError::NotFound) if matches!(self.knowledge, Knowledge::Present(_)) => {
+                // Deleted since we saw it.
                 self.forget_lease();
                 None
             }
             Err(err) => {
-                self.report(err);
-                self.knowledge = Knowledge::Unknown {
-                    read_at: Instant::now() + jittered(self.config.retry_period),
+                // A 404 here is from create: the namespace does not exist.
+                let err = match err {
+                    ApiError::NotFound => ApiError::Failed {
+                        kind: ErrorKind::Invalid,
+                        message: format!("namespace {:?} not found", self.config.namespace),
+                    },
+                    other => other,
                 };
+                self.report(err);
+                self.knowledge
+                    .outdated(Instant::now() + jittered(self.config.retry_period));
                 None
             }
         }
@@ -290,12 +320,19 @@ impl Engine {
                     deadline = ?self.config.renew_deadline,
                     "no renewal succeeded within the renew deadline: stepping down"
                 );
-                self.knowledge = Knowledge::Unknown { read_at: sent_at };
+                self.knowledge.outdated(sent_at);
                 self.lose(&lease, LostReason::RenewDeadlineExceeded);
                 return;
             }
             let renewal = record::renewed(&lease, &self.config);
-            match self.api.replace(&renewal, Some(clock.deadline())).await {
+            let result = self.api.replace(&renewal, Some(clock.deadline())).await;
+            if clock.expired(Instant::now()) {
+                // However it went, the answer came after the deadline (this
+                // process was paused or starved): step down at the top of the
+                // loop; the campaign reclaims the lease if it still names us.
+                continue;
+            }
+            match result {
                 Ok(renewed) => {
                     self.recovered();
                     clock.renewed_at = sent_at;
@@ -422,7 +459,8 @@ impl Engine {
             Ok(events) => {
                 debug!(resource_version = ?from, "watching the lease");
                 watch.events = Some(events);
-                watch.backoff = WATCH_BACKOFF_MIN;
+                watch.opened_at = Instant::now();
+                watch.last_event_at = watch.opened_at;
             }
             Err(err) => {
                 debug!(error = ?err, retry_in = ?watch.backoff, "could not open a watch; polling meanwhile");
@@ -447,6 +485,11 @@ impl Engine {
         watch: &mut LeaseWatch,
     ) {
         let now = Instant::now();
+        if matches!(event, Some(Ok(_))) {
+            // It delivers: a healthy watch. Only now forget earlier failures.
+            watch.last_event_at = now;
+            watch.backoff = WATCH_BACKOFF_MIN;
+        }
         match event {
             Some(Ok(WatchEvent::Added(lease) | WatchEvent::Modified(lease))) => {
                 watch.resource_version = lease.metadata.resource_version.clone();
@@ -467,7 +510,7 @@ impl Engine {
                 bump(&self.shared.counters.watch_restarts);
                 if status.code == 410 {
                     watch.resource_version = None;
-                    self.knowledge = Knowledge::Unknown { read_at: now };
+                    self.knowledge.outdated(now);
                 }
                 self.close_watch(watch, status.code != 410);
             }
@@ -477,9 +520,12 @@ impl Engine {
                 self.close_watch(watch, true);
             }
             None => {
-                // The server's watch timeout: reopen from where we were.
+                // Usually the server's watch timeout: reopen from where we
+                // were at once. A watch that ends soon after opening is
+                // failing (a proxy dropping it): back off.
                 bump(&self.shared.counters.watch_restarts);
-                self.close_watch(watch, false);
+                let healthy = watch.opened_at.elapsed() >= WATCH_HEALTHY_AFTER;
+                self.close_watch(watch, !healthy);
             }
         }
     }
@@ -511,7 +557,9 @@ impl Engine {
     }
 
     fn forget_lease(&mut self) {
-        self.knowledge = Knowledge::Absent;
+        let timing = self.timing();
+        self.knowledge
+            .absent(&self.config.identity, timing, Instant::now());
         let had_leader = {
             let mut status = self.status();
             status.lease = None;

@@ -280,7 +280,7 @@ async fn leases_written_by_other_libraries_are_read_without_failing() {
 }
 
 #[tokio::test]
-async fn stop_from_inside_the_callback_returns_and_nothing_follows() {
+async fn stop_from_inside_the_callback_returns_and_the_last_events_follow() {
     init_tracing();
     let env = TestEnv::new().await;
     let elector = Elector::new(config(&env, "a", User::Elector).build().unwrap());
@@ -306,7 +306,19 @@ async fn stop_from_inside_the_callback_returns_and_nothing_follows() {
     })
     .await
     .unwrap();
-    assert_eq!(seen, ["acquired", "stop returned"]);
+    // Stopping from the callback returns before the last events, which follow
+    // once the callback returns: alternation and Stopped-last still hold.
+    assert_eq!(
+        seen,
+        [
+            "acquired",
+            "stop returned",
+            "leader_changed",
+            "lost",
+            "leader_changed",
+            "stopped"
+        ]
+    );
     // Released on the way out.
     assert_eq!(
         lease_of(&env)
@@ -388,4 +400,35 @@ async fn lifecycle_misuse_is_a_typed_error() {
         matches!(err, elector_core::Error::Connect(ref m) if m.contains("/nonexistent/kubeconfig")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_missing_namespace_is_reported_without_hammering_the_api_server() {
+    init_tracing();
+    let env = TestEnv::new().await;
+    let config = Config::builder("no-such-namespace", &env.lease, "a")
+        .lease_duration(LEASE)
+        .renew_deadline(DEADLINE)
+        .retry_period(RETRY)
+        .connection(Connection::Kubeconfig {
+            path: Some(elector_test_support::cluster().kubeconfig().to_path_buf()),
+            context: Some("admin".into()),
+        });
+    let mut a = Candidate::start(config).await;
+    let event = a
+        .wait_for(Duration::from_secs(5), |e| matches!(e, Event::Error { .. }))
+        .await;
+    assert!(
+        matches!(&event, Event::Error { kind: ErrorKind::Invalid, message } if message.contains("no-such-namespace")),
+        "{event:?}"
+    );
+    tokio::time::sleep(RETRY * 4).await;
+    // One create per retry period (with jitter), not a tight loop.
+    let creates = a.elector.stats().creates;
+    assert!(
+        (2..=8).contains(&creates),
+        "{creates} creates in {:?}",
+        RETRY * 4
+    );
+    a.stop().await;
 }

@@ -57,7 +57,12 @@ pub fn cluster() -> &'static Cluster {
                     .expect("running tests/cluster/up");
                 assert!(output.status.success(), "tests/cluster/up failed");
                 let stdout = String::from_utf8(output.stdout).expect("utf-8 from up");
-                PathBuf::from(stdout.lines().last().expect("up prints the kubeconfig path"))
+                PathBuf::from(
+                    stdout
+                        .lines()
+                        .last()
+                        .expect("up prints the kubeconfig path"),
+                )
             }
         };
         Cluster { kubeconfig }
@@ -65,7 +70,9 @@ pub fn cluster() -> &'static Cluster {
 }
 
 fn cluster_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cluster").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cluster")
+        .join(name)
 }
 
 /// A component of the control plane that tests can stop and start.
@@ -94,6 +101,36 @@ impl Cluster {
 
     pub async fn client(&self, user: User) -> Client {
         Client::try_from(self.config(user).await).expect("building a client")
+    }
+
+    /// The cluster's state directory (beside the kubeconfig).
+    fn dir(&self) -> &Path {
+        self.kubeconfig
+            .parent()
+            .expect("kubeconfig in the cluster directory")
+    }
+
+    fn env_value(&self, key: &str) -> String {
+        let env = std::fs::read_to_string(self.dir().join("env")).expect("reading the cluster env");
+        env.lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} missing from the cluster env"))
+            .to_string()
+    }
+
+    /// The API server's URL, for tests of explicit connections.
+    pub fn server_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.env_value("APISERVER_PORT"))
+    }
+
+    /// The PEM file of the CA that signed the API server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir().join("pki/ca.crt")
+    }
+
+    /// The bearer token of `user`.
+    pub fn token(&self, user: User) -> String {
+        self.env_value(&format!("{}_TOKEN", user.context().to_uppercase()))
     }
 
     /// Runs `tests/cluster/ctl <action> <component>`: `stop`, `kill`, `start`
@@ -189,8 +226,11 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         // Drop cannot await, and may run inside the test's runtime: clean up
         // on a thread of its own with a runtime of its own.
-        let (namespace, lease, owns_namespace) =
-            (self.namespace.clone(), self.lease.clone(), self.owns_namespace);
+        let (namespace, lease, owns_namespace) = (
+            self.namespace.clone(),
+            self.lease.clone(),
+            self.owns_namespace,
+        );
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -202,7 +242,9 @@ impl Drop for TestEnv {
                 if owns_namespace {
                     let _ = Api::<Namespace>::all(admin).delete(&namespace, &dp).await;
                 } else {
-                    let _ = Api::<Lease>::namespaced(admin, &namespace).delete(&lease, &dp).await;
+                    let _ = Api::<Lease>::namespaced(admin, &namespace)
+                        .delete(&lease, &dp)
+                        .await;
                 }
             });
         });

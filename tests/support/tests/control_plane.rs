@@ -40,11 +40,20 @@ async fn elector_creates_reads_and_updates_a_lease() {
         .await
         .unwrap();
     let mut read = leases.get(&env.lease).await.unwrap();
-    assert_eq!(read.metadata.resource_version, created.metadata.resource_version);
+    assert_eq!(
+        read.metadata.resource_version,
+        created.metadata.resource_version
+    );
     read.spec.as_mut().unwrap().holder_identity = Some("b".into());
-    let updated = leases.replace(&env.lease, &PostParams::default(), &read).await.unwrap();
+    let updated = leases
+        .replace(&env.lease, &PostParams::default(), &read)
+        .await
+        .unwrap();
     assert_eq!(updated.spec.unwrap().holder_identity.as_deref(), Some("b"));
-    assert_ne!(updated.metadata.resource_version, created.metadata.resource_version);
+    assert_ne!(
+        updated.metadata.resource_version,
+        created.metadata.resource_version
+    );
 }
 
 #[tokio::test]
@@ -57,7 +66,10 @@ async fn a_stale_resource_version_conflicts() {
         .unwrap();
     let mut fresh = stale.clone();
     fresh.spec.as_mut().unwrap().holder_identity = Some("b".into());
-    leases.replace(&env.lease, &PostParams::default(), &fresh).await.unwrap();
+    leases
+        .replace(&env.lease, &PostParams::default(), &fresh)
+        .await
+        .unwrap();
 
     let mut late = stale;
     late.spec.as_mut().unwrap().holder_identity = Some("c".into());
@@ -89,7 +101,10 @@ async fn a_watch_on_one_lease_sees_its_update() {
 
     let mut update = created;
     update.spec.as_mut().unwrap().holder_identity = Some("b".into());
-    leases.replace(&env.lease, &PostParams::default(), &update).await.unwrap();
+    leases
+        .replace(&env.lease, &PostParams::default(), &update)
+        .await
+        .unwrap();
 
     let seen = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -108,7 +123,12 @@ async fn a_watch_on_one_lease_sees_its_update() {
 #[tokio::test]
 async fn nobody_is_forbidden() {
     let env = TestEnv::new().await;
-    let err = env.leases(User::Nobody).await.get(&env.lease).await.unwrap_err();
+    let err = env
+        .leases(User::Nobody)
+        .await
+        .get(&env.lease)
+        .await
+        .unwrap_err();
     assert_eq!(api_status(err), 403);
     let err = env
         .leases(User::Nobody)
@@ -138,7 +158,12 @@ async fn elector_has_its_role_in_a_fresh_namespace() {
         .create(&PostParams::default(), &lease(&env.lease, "a"))
         .await
         .unwrap();
-    let err = env.leases(User::Nobody).await.get(&env.lease).await.unwrap_err();
+    let err = env
+        .leases(User::Nobody)
+        .await
+        .get(&env.lease)
+        .await
+        .unwrap_err();
     assert_eq!(api_status(err), 403);
 }
 
