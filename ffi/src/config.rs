@@ -1,0 +1,299 @@
+//! The config builder. Setters only record values (checking pointers and
+//! UTF-8); every rule is checked at once by elector_new, which names the
+//! field that breaks one.
+
+use std::ffi::c_char;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use elector_core::{Config, Connection, Token};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+use crate::boundary::{arg_mut, ffi_boundary, opt_str_arg, str_arg, try_ffi};
+use crate::result::{config_error, elector_result, fail};
+
+/// Options for an elector, filled by the elector_config_set_* functions.
+/// Not thread-safe: use one config from one thread at a time.
+#[derive(Debug)]
+pub struct elector_config {
+    namespace: String,
+    lease_name: String,
+    identity: String,
+    lease_duration: Option<Duration>,
+    renew_deadline: Option<Duration>,
+    retry_period: Option<Duration>,
+    release_on_stop: bool,
+    owner_reference: Option<OwnerReference>,
+    labels: Vec<(String, String)>,
+    connection: Connection,
+}
+
+impl elector_config {
+    /// The validated core configuration, or the code of the broken rule.
+    pub(crate) fn build(&self) -> Result<Config, elector_result> {
+        let mut builder = Config::builder(&self.namespace, &self.lease_name, &self.identity)
+            .release_on_stop(self.release_on_stop)
+            .connection(self.connection.clone());
+        if let Some(value) = self.lease_duration {
+            builder = builder.lease_duration(value);
+        }
+        if let Some(value) = self.renew_deadline {
+            builder = builder.renew_deadline(value);
+        }
+        if let Some(value) = self.retry_period {
+            builder = builder.retry_period(value);
+        }
+        if let Some(owner) = &self.owner_reference {
+            builder = builder.owner_reference(owner.clone());
+        }
+        for (key, value) in &self.labels {
+            builder = builder.label(key, value);
+        }
+        builder.build().map_err(|err| config_error(&err))
+    }
+}
+
+/// Creates a config with the defaults: namespace "default", no lease name or
+/// identity (both required), lease 15 s, renew deadline 10 s, retry 2 s,
+/// release on stop, connection inferred as kube-rs does (KUBECONFIG, then the
+/// in-cluster service account). Free it with elector_config_free.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_new(
+    out_config: *mut *mut elector_config,
+) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: `out_config` is NULL or writable, as documented.
+        let out = try_ffi!(unsafe { arg_mut(out_config, "out_config") });
+        *out = Box::into_raw(Box::new(elector_config {
+            namespace: "default".into(),
+            lease_name: String::new(),
+            identity: String::new(),
+            lease_duration: None,
+            renew_deadline: None,
+            retry_period: None,
+            release_on_stop: true,
+            owner_reference: None,
+            labels: Vec::new(),
+            connection: Connection::Infer,
+        }));
+        elector_result::ELECTOR_OK
+    })
+}
+
+/// Frees a config. NULL is a no-op. Electors made from it are unaffected.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_free(config: *mut elector_config) {
+    if !config.is_null() {
+        // SAFETY: made by elector_config_new and not freed before, as documented.
+        drop(unsafe { Box::from_raw(config) });
+    }
+}
+
+/// Runs `apply` on the config behind `config`, inside the panic boundary.
+fn with_config(
+    config: *mut elector_config,
+    apply: impl FnOnce(&mut elector_config) -> Result<(), elector_result>,
+) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: `config` is NULL or from elector_config_new, used by one
+        // thread at a time, as documented.
+        let config = try_ffi!(unsafe { arg_mut(config, "config") });
+        try_ffi!(apply(config));
+        elector_result::ELECTOR_OK
+    })
+}
+
+/// Sets the namespace of the lease (a DNS label; default "default").
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_namespace(
+    config: *mut elector_config,
+    namespace: *const c_char,
+) -> elector_result {
+    with_config(config, |c| {
+        // SAFETY: a NUL-terminated string or NULL, as documented.
+        c.namespace = unsafe { str_arg(namespace, "namespace") }?.to_string();
+        Ok(())
+    })
+}
+
+/// Sets the name of the lease (a DNS subdomain; required).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_lease_name(
+    config: *mut elector_config,
+    lease_name: *const c_char,
+) -> elector_result {
+    with_config(config, |c| {
+        // SAFETY: a NUL-terminated string or NULL, as documented.
+        c.lease_name = unsafe { str_arg(lease_name, "lease_name") }?.to_string();
+        Ok(())
+    })
+}
+
+/// Sets this candidate's identity (non-empty, unique among candidates;
+/// required), e.g. the pod name.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_identity(
+    config: *mut elector_config,
+    identity: *const c_char,
+) -> elector_result {
+    with_config(config, |c| {
+        // SAFETY: a NUL-terminated string or NULL, as documented.
+        c.identity = unsafe { str_arg(identity, "identity") }?.to_string();
+        Ok(())
+    })
+}
+
+/// Sets how long the lease is valid after its last renewal, in milliseconds
+/// (whole seconds; default 15000).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_lease_duration_ms(
+    config: *mut elector_config,
+    milliseconds: u64,
+) -> elector_result {
+    with_config(config, |c| {
+        c.lease_duration = Some(Duration::from_millis(milliseconds));
+        Ok(())
+    })
+}
+
+/// Sets how long a leader keeps trying to renew before it steps down, in
+/// milliseconds (default 10000).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_renew_deadline_ms(
+    config: *mut elector_config,
+    milliseconds: u64,
+) -> elector_result {
+    with_config(config, |c| {
+        c.renew_deadline = Some(Duration::from_millis(milliseconds));
+        Ok(())
+    })
+}
+
+/// Sets how often the leader renews and a candidate without a watch polls,
+/// in milliseconds (default 2000).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_retry_period_ms(
+    config: *mut elector_config,
+    milliseconds: u64,
+) -> elector_result {
+    with_config(config, |c| {
+        c.retry_period = Some(Duration::from_millis(milliseconds));
+        Ok(())
+    })
+}
+
+/// Sets whether elector_stop hands the lease back so a standby takes over at
+/// once (default true).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_release_on_stop(
+    config: *mut elector_config,
+    release: bool,
+) -> elector_result {
+    with_config(config, |c| {
+        c.release_on_stop = release;
+        Ok(())
+    })
+}
+
+/// Sets an owner of the lease (usually this Pod), written when this elector
+/// creates or takes over the lease, so it is garbage-collected with it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_owner_reference(
+    config: *mut elector_config,
+    api_version: *const c_char,
+    kind: *const c_char,
+    name: *const c_char,
+    uid: *const c_char,
+) -> elector_result {
+    with_config(config, |c| {
+        // SAFETY: NUL-terminated strings or NULL, as documented.
+        let owner = unsafe {
+            OwnerReference {
+                api_version: str_arg(api_version, "api_version")?.to_string(),
+                kind: str_arg(kind, "kind")?.to_string(),
+                name: str_arg(name, "name")?.to_string(),
+                uid: str_arg(uid, "uid")?.to_string(),
+                ..OwnerReference::default()
+            }
+        };
+        c.owner_reference = Some(owner);
+        Ok(())
+    })
+}
+
+/// Adds a label written on the lease when this elector creates or takes it over.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_add_label(
+    config: *mut elector_config,
+    key: *const c_char,
+    value: *const c_char,
+) -> elector_result {
+    with_config(config, |c| {
+        // SAFETY: NUL-terminated strings or NULL, as documented.
+        let (key, value) = unsafe { (str_arg(key, "key")?, str_arg(value, "value")?) };
+        c.labels.push((key.to_string(), value.to_string()));
+        Ok(())
+    })
+}
+
+/// Connects with a kubeconfig file. `path` NULL: KUBECONFIG or
+/// ~/.kube/config; `context` NULL: the file's current context.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_kubeconfig(
+    config: *mut elector_config,
+    path: *const c_char,
+    context: *const c_char,
+) -> elector_result {
+    with_config(config, |c| {
+        // SAFETY: NUL-terminated strings or NULL, as documented.
+        let (path, context) =
+            unsafe { (opt_str_arg(path, "path")?, opt_str_arg(context, "context")?) };
+        c.connection = Connection::Kubeconfig {
+            path: path.map(PathBuf::from),
+            context: context.map(str::to_string),
+        };
+        Ok(())
+    })
+}
+
+/// Connects to an explicit API server `url` ("https://host:port"), with a
+/// bearer `token` or a `token_file` (re-read at least once a minute as it
+/// rotates; at most one of the two, both may be NULL) and the PEM `ca_file`
+/// of the server's CA (NULL: the platform's roots).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_url(
+    config: *mut elector_config,
+    url: *const c_char,
+    token: *const c_char,
+    token_file: *const c_char,
+    ca_file: *const c_char,
+) -> elector_result {
+    with_config(config, |c| {
+        // SAFETY: NUL-terminated strings or NULL, as documented.
+        let (url, token, token_file, ca_file) = unsafe {
+            (
+                str_arg(url, "url")?,
+                opt_str_arg(token, "token")?,
+                opt_str_arg(token_file, "token_file")?,
+                opt_str_arg(ca_file, "ca_file")?,
+            )
+        };
+        let token = match (token, token_file) {
+            (Some(_), Some(_)) => {
+                return Err(fail(
+                    elector_result::ELECTOR_ERR_INVALID_CONNECTION,
+                    "invalid token: give token or token_file, not both",
+                ));
+            }
+            (Some(token), None) => Some(Token::Inline(token.to_string())),
+            (None, Some(path)) => Some(Token::File(path.into())),
+            (None, None) => None,
+        };
+        c.connection = Connection::Url {
+            url: url.to_string(),
+            token,
+            ca_file: ca_file.map(PathBuf::from),
+        };
+        Ok(())
+    })
+}

@@ -1,0 +1,320 @@
+//! The elector handle: create, register the callback, start, stop, free, and
+//! read what it knows.
+
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use crate::boundary::{arg, arg_mut, copy_out, ffi_boundary, ffi_boundary_or, try_ffi};
+use crate::config::elector_config;
+use crate::event::elector_event;
+use crate::result::{elector_error, elector_result, fail};
+
+/// A leader elector for one lease. All functions taking a `const elector *`
+/// or `elector *` are thread-safe, except elector_free, which must not run
+/// concurrently with any other call on the same elector.
+#[derive(Debug)]
+pub struct elector {
+    inner: elector_core::Elector,
+}
+
+/// Receives every event of one elector, in order, one at a time, on a
+/// dedicated thread of the library (never the thread that called
+/// elector_start, never concurrently). `event` and its strings are valid only
+/// until the callback returns: copy what you keep. Return promptly: later
+/// events wait. The callback may call any function on its elector, including
+/// elector_stop and elector_free (see there).
+pub type elector_event_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const elector_event)>;
+
+/// Releases the callback's userdata; called exactly once, on the callback
+/// thread after the last event (ELECTOR_EVENT_STOPPED), before the
+/// elector_stop or elector_free that ends the elector returns.
+pub type elector_userdata_free = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
+
+/// The callback and its userdata, owned by the dispatcher thread.
+struct Subscriber {
+    callback: unsafe extern "C" fn(*mut c_void, *const elector_event),
+    userdata: *mut c_void,
+    userdata_free: elector_userdata_free,
+    /// Set once registration succeeded: a failed registration leaves the
+    /// userdata to the caller.
+    owned: Arc<AtomicBool>,
+}
+
+// SAFETY: the userdata pointer is only ever used on the dispatcher thread,
+// one call at a time, as the header documents to the C caller.
+unsafe impl Send for Subscriber {}
+
+impl Subscriber {
+    fn deliver(&self, event: &elector_event) {
+        // SAFETY: the caller's callback with its own userdata, on the one
+        // dispatcher thread; the event outlives the call.
+        unsafe { (self.callback)(self.userdata, event) };
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        if let Some(free) = self
+            .userdata_free
+            .filter(|_| self.owned.load(Ordering::Acquire))
+        {
+            // SAFETY: the caller's function for its own userdata, called once.
+            unsafe { free(self.userdata) };
+        }
+    }
+}
+
+/// Logs to standard error when ELECTOR_LOG is set (a tracing filter such as
+/// "info" or "elector_core=debug").
+fn init_logging() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if let Ok(filter) = std::env::var("ELECTOR_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+    });
+}
+
+/// Creates a stopped elector from `config`, checking every option. On an
+/// invalid option, returns its ELECTOR_ERR_INVALID_* code, and
+/// elector_error_message names the field and the rule. The config is only
+/// read: free it when you like. Free the elector with elector_free.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_new(
+    config: *const elector_config,
+    out_elector: *mut *mut elector,
+) -> elector_result {
+    ffi_boundary(|| {
+        init_logging();
+        // SAFETY: NULL or from elector_config_new; `out_elector` NULL or writable.
+        let config = try_ffi!(unsafe { arg(config, "config") });
+        let out = try_ffi!(unsafe { arg_mut(out_elector, "out_elector") });
+        let config = try_ffi!(config.build());
+        *out = Box::into_raw(Box::new(elector {
+            inner: elector_core::Elector::new(config),
+        }));
+        elector_result::ELECTOR_OK
+    })
+}
+
+/// Registers the one event callback, before elector_start. `userdata` is
+/// passed to every call; `userdata_free` (may be NULL) is called exactly once
+/// when no event can follow. On failure neither is ever called: the caller
+/// keeps ownership of `userdata`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_set_callback(
+    elector: *const elector,
+    callback: elector_event_callback,
+    userdata: *mut c_void,
+    userdata_free: elector_userdata_free,
+) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: NULL or a live elector, as documented.
+        let elector = try_ffi!(unsafe { arg(elector, "elector") });
+        let Some(callback) = callback else {
+            return fail(
+                elector_result::ELECTOR_ERR_NULL_PARAMETER,
+                "callback must not be NULL",
+            );
+        };
+        let owned = Arc::new(AtomicBool::new(false));
+        let subscriber = Subscriber {
+            callback,
+            userdata,
+            userdata_free,
+            owned: owned.clone(),
+        };
+        let registered = elector
+            .inner
+            .on_event(move |event| subscriber.deliver(&elector_event::from_core(&event)));
+        match registered {
+            Ok(()) => {
+                owned.store(true, Ordering::Release);
+                elector_result::ELECTOR_OK
+            }
+            Err(err) => elector_error(&err),
+        }
+    })
+}
+
+/// Connects and starts campaigning; returns once the engine runs (the outcome
+/// arrives as events). ELECTOR_ERR_CONNECT when the connection settings
+/// cannot be used (the message says why), ELECTOR_ERR_ALREADY_STARTED,
+/// ELECTOR_ERR_STOPPED. Blocks the calling thread briefly (reading the
+/// kubeconfig); do not call from the callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_start(elector: *const elector) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: NULL or a live elector, as documented.
+        let elector = try_ffi!(unsafe { arg(elector, "elector") });
+        match elector.inner.start_blocking() {
+            Ok(()) => elector_result::ELECTOR_OK,
+            Err(err) => elector_error(&err),
+        }
+    })
+}
+
+/// Stops: a leader delivers ELECTOR_EVENT_LOST and releases the lease (unless
+/// release on stop is off), then ELECTOR_EVENT_STOPPED is delivered. Returns
+/// when no callback will run any more and userdata_free has been called.
+/// Idempotent. From inside the callback it does not deadlock: it returns once
+/// the engine has finished, and the last events (LOST, STOPPED) are delivered
+/// after the current callback returns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_stop(elector: *const elector) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: NULL or a live elector, as documented.
+        let elector = try_ffi!(unsafe { arg(elector, "elector") });
+        elector.inner.stop_blocking();
+        elector_result::ELECTOR_OK
+    })
+}
+
+/// Stops the elector (as elector_stop) and frees it. NULL is a no-op. From
+/// inside the callback: allowed; the remaining events are still delivered
+/// after the callback returns, and must not use the freed elector.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_free(elector: *mut elector) {
+    if elector.is_null() {
+        return;
+    }
+    // SAFETY: from elector_new, not freed before, and not in use by another
+    // call, as documented.
+    let elector = unsafe { Box::from_raw(elector) };
+    ffi_boundary_or((), || elector.inner.stop_blocking());
+    drop(elector);
+}
+
+/// Whether this process leads now: it holds the lease and its renew deadline
+/// has not passed (false for NULL).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_is_leader(elector: *const elector) -> bool {
+    // SAFETY: NULL or a live elector, as documented.
+    ffi_boundary_or(false, || {
+        unsafe { elector.as_ref() }.is_some_and(|e| e.inner.is_leader())
+    })
+}
+
+/// Copies the identity of the observed leader into `buf` (NUL-terminated) and
+/// its length into `*out_n`. ELECTOR_ERR_NOT_FOUND when the lease is free,
+/// absent or not read yet; ELECTOR_ERR_BUFFER_TOO_SMALL when it does not fit.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_get_leader(
+    elector: *const elector,
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: NULL or a live elector, as documented.
+        let elector = try_ffi!(unsafe { arg(elector, "elector") });
+        match elector.inner.leader() {
+            // SAFETY: `buf` writable for `len` bytes and `out_n` writable.
+            Some(leader) => unsafe { copy_out(&leader, buf, len, out_n) },
+            None => fail(elector_result::ELECTOR_ERR_NOT_FOUND, "no leader observed"),
+        }
+    })
+}
+
+/// The lease's leaseTransitions as last observed; while this elector leads,
+/// its term (a fencing token that grows with every takeover).
+/// ELECTOR_ERR_NOT_FOUND before the lease was first read.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_get_term(
+    elector: *const elector,
+    out_term: *mut i32,
+) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: NULL or a live elector; `out_term` NULL or writable.
+        let elector = try_ffi!(unsafe { arg(elector, "elector") });
+        let out = try_ffi!(unsafe { arg_mut(out_term, "out_term") });
+        match elector.inner.term() {
+            Some(term) => {
+                *out = term;
+                elector_result::ELECTOR_OK
+            }
+            None => fail(
+                elector_result::ELECTOR_ERR_NOT_FOUND,
+                "the lease was not read yet",
+            ),
+        }
+    })
+}
+
+/// A counter of elector_get_stat.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum elector_stat {
+    /// API requests by verb.
+    ELECTOR_STAT_GETS = 1,
+    ELECTOR_STAT_CREATES = 2,
+    ELECTOR_STAT_UPDATES = 3,
+    ELECTOR_STAT_WATCHES = 4,
+    /// Writes refused with 409 because another writer was first.
+    ELECTOR_STAT_CONFLICTS = 5,
+    ELECTOR_STAT_ACQUISITIONS = 6,
+    ELECTOR_STAT_LOSSES = 7,
+    ELECTOR_STAT_RENEWALS = 8,
+    ELECTOR_STAT_FAILED_RENEWALS = 9,
+    ELECTOR_STAT_WATCH_RESTARTS = 10,
+}
+
+/// Reads one counter (an elector_stat) since the elector was created.
+/// ELECTOR_ERR_INVALID_ARGUMENT for an unknown counter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_get_stat(
+    elector: *const elector,
+    stat: u32,
+    out_value: *mut u64,
+) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: NULL or a live elector; `out_value` NULL or writable.
+        let elector = try_ffi!(unsafe { arg(elector, "elector") });
+        let out = try_ffi!(unsafe { arg_mut(out_value, "out_value") });
+        let s = elector.inner.stats();
+        let value = match stat {
+            1 => s.gets,
+            2 => s.creates,
+            3 => s.updates,
+            4 => s.watches,
+            5 => s.conflicts,
+            6 => s.acquisitions,
+            7 => s.losses,
+            8 => s.renewals,
+            9 => s.failed_renewals,
+            10 => s.watch_restarts,
+            other => {
+                return fail(
+                    elector_result::ELECTOR_ERR_INVALID_ARGUMENT,
+                    format!("unknown stat {other}"),
+                );
+            }
+        };
+        *out = value;
+        elector_result::ELECTOR_OK
+    })
+}
+
+/// client-go's health check: ELECTOR_ERR_UNHEALTHY when this elector believes
+/// it leads but has not renewed for longer than the lease duration plus
+/// `tolerance_ms` (a stuck process); ELECTOR_OK otherwise.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_check(
+    elector: *const elector,
+    tolerance_ms: u64,
+) -> elector_result {
+    ffi_boundary(|| {
+        // SAFETY: NULL or a live elector, as documented.
+        let elector = try_ffi!(unsafe { arg(elector, "elector") });
+        match elector.inner.check(Duration::from_millis(tolerance_ms)) {
+            Ok(()) => elector_result::ELECTOR_OK,
+            Err(err) => fail(elector_result::ELECTOR_ERR_UNHEALTHY, err.to_string()),
+        }
+    })
+}

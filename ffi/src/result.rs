@@ -1,0 +1,193 @@
+//! Result codes, and the message of the last failure on each thread.
+
+use std::cell::RefCell;
+use std::ffi::c_char;
+
+use crate::boundary::{copy_out, ffi_boundary};
+
+/// The outcome of a fallible call. Stable: values are never renumbered or
+/// reused; new codes are only added.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum elector_result {
+    ELECTOR_OK = 0,
+    /// A required pointer argument was NULL.
+    ELECTOR_ERR_NULL_PARAMETER = 1,
+    /// A string argument was not valid UTF-8.
+    ELECTOR_ERR_INVALID_UTF8 = 2,
+    /// A Rust panic was caught at the boundary (a bug in libelector).
+    ELECTOR_ERR_PANIC = 3,
+    /// The namespace is not a DNS label.
+    ELECTOR_ERR_INVALID_NAMESPACE = 100,
+    /// The lease name is not a DNS subdomain.
+    ELECTOR_ERR_INVALID_LEASE_NAME = 101,
+    /// The identity is empty.
+    ELECTOR_ERR_INVALID_IDENTITY = 102,
+    /// The timings break lease_duration > renew_deadline > 1.2 x retry_period > 0,
+    /// or the lease duration is not whole seconds.
+    ELECTOR_ERR_INVALID_TIMING = 103,
+    /// A label key or value is not valid Kubernetes label syntax.
+    ELECTOR_ERR_INVALID_LABEL = 104,
+    /// An owner reference field is empty.
+    ELECTOR_ERR_INVALID_OWNER_REFERENCE = 105,
+    /// The connection settings are invalid (URL, token, paths).
+    ELECTOR_ERR_INVALID_CONNECTION = 106,
+    /// The API connection could not be set up (no kubeconfig, unknown
+    /// context, unreadable CA file, ...).
+    ELECTOR_ERR_CONNECT = 200,
+    /// elector_start on an elector that is already started.
+    ELECTOR_ERR_ALREADY_STARTED = 201,
+    /// elector_start on an elector that was stopped: create a new one.
+    ELECTOR_ERR_STOPPED = 202,
+    /// elector_set_callback after a callback was set or the elector started.
+    ELECTOR_ERR_CALLBACK_ALREADY_SET = 203,
+    /// The caller's buffer cannot hold the string and its NUL.
+    ELECTOR_ERR_BUFFER_TOO_SMALL = 300,
+    /// There is no value to report (no leader observed, no term yet).
+    ELECTOR_ERR_NOT_FOUND = 301,
+    /// elector_check: the leader has not renewed for longer than the lease
+    /// duration plus the tolerance.
+    ELECTOR_ERR_UNHEALTHY = 302,
+    /// An argument is out of its range (an unknown enum value, a zero size).
+    ELECTOR_ERR_INVALID_ARGUMENT = 303,
+}
+
+use elector_result::*;
+
+impl elector_result {
+    fn description(self) -> &'static str {
+        match self {
+            ELECTOR_OK => "success",
+            ELECTOR_ERR_NULL_PARAMETER => "a required pointer argument was NULL",
+            ELECTOR_ERR_INVALID_UTF8 => "a string argument was not valid UTF-8",
+            ELECTOR_ERR_PANIC => "internal error: a panic was caught in libelector",
+            ELECTOR_ERR_INVALID_NAMESPACE => "invalid namespace: must be a DNS label",
+            ELECTOR_ERR_INVALID_LEASE_NAME => "invalid lease_name: must be a DNS subdomain",
+            ELECTOR_ERR_INVALID_IDENTITY => "invalid identity: must not be empty",
+            ELECTOR_ERR_INVALID_TIMING => {
+                "invalid timing: lease_duration > renew_deadline > 1.2 x retry_period > 0 must hold"
+            }
+            ELECTOR_ERR_INVALID_LABEL => "invalid label",
+            ELECTOR_ERR_INVALID_OWNER_REFERENCE => "invalid owner reference",
+            ELECTOR_ERR_INVALID_CONNECTION => "invalid connection settings",
+            ELECTOR_ERR_CONNECT => "cannot set up the API connection",
+            ELECTOR_ERR_ALREADY_STARTED => "the elector is already started",
+            ELECTOR_ERR_STOPPED => "the elector is stopped; create a new one to run again",
+            ELECTOR_ERR_CALLBACK_ALREADY_SET => {
+                "a callback is already set, or the elector has started"
+            }
+            ELECTOR_ERR_BUFFER_TOO_SMALL => "the buffer is too small",
+            ELECTOR_ERR_NOT_FOUND => "no value to report",
+            ELECTOR_ERR_UNHEALTHY => "the leader has not renewed its lease in time",
+            ELECTOR_ERR_INVALID_ARGUMENT => "an argument is out of range",
+        }
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<(elector_result, String)>> = const { RefCell::new(None) };
+}
+
+/// Records `message` as the details of a failure with `code` on this thread,
+/// and returns `code`.
+pub(crate) fn fail(code: elector_result, message: impl Into<String>) -> elector_result {
+    LAST_ERROR.with(|last| *last.borrow_mut() = Some((code, message.into())));
+    code
+}
+
+/// Copies a description of `result` into `buf` (NUL-terminated) and its
+/// length, without the NUL, into `*out_n`. When `result` is the code of the
+/// last failure on the calling thread, the description carries its details
+/// ("invalid lease_duration: must be greater than renew_deadline (10s <= 10s)").
+///
+/// Returns ELECTOR_ERR_BUFFER_TOO_SMALL when `len` cannot hold the message
+/// and its NUL. Thread-safe (details are per thread).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_error_message(
+    result: u32,
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> elector_result {
+    ffi_boundary(|| {
+        let message = LAST_ERROR.with(|last| match &*last.borrow() {
+            Some((code, details)) if *code as u32 == result => details.clone(),
+            _ => match from_u32(result) {
+                Some(code) => code.description().to_string(),
+                None => format!("unknown result code {result}"),
+            },
+        });
+        // SAFETY: the caller passes a writable buffer of `len` bytes and a
+        // writable `out_n`, as documented.
+        unsafe { copy_out(&message, buf, len, out_n) }
+    })
+}
+
+fn from_u32(value: u32) -> Option<elector_result> {
+    [
+        ELECTOR_OK,
+        ELECTOR_ERR_NULL_PARAMETER,
+        ELECTOR_ERR_INVALID_UTF8,
+        ELECTOR_ERR_PANIC,
+        ELECTOR_ERR_INVALID_NAMESPACE,
+        ELECTOR_ERR_INVALID_LEASE_NAME,
+        ELECTOR_ERR_INVALID_IDENTITY,
+        ELECTOR_ERR_INVALID_TIMING,
+        ELECTOR_ERR_INVALID_LABEL,
+        ELECTOR_ERR_INVALID_OWNER_REFERENCE,
+        ELECTOR_ERR_INVALID_CONNECTION,
+        ELECTOR_ERR_CONNECT,
+        ELECTOR_ERR_ALREADY_STARTED,
+        ELECTOR_ERR_STOPPED,
+        ELECTOR_ERR_CALLBACK_ALREADY_SET,
+        ELECTOR_ERR_BUFFER_TOO_SMALL,
+        ELECTOR_ERR_NOT_FOUND,
+        ELECTOR_ERR_UNHEALTHY,
+        ELECTOR_ERR_INVALID_ARGUMENT,
+    ]
+    .into_iter()
+    .find(|code| *code as u32 == value)
+}
+
+/// The code for a core configuration error, by the field it names.
+pub(crate) fn config_error(err: &elector_core::ConfigError) -> elector_result {
+    let code = match err.field {
+        "namespace" => ELECTOR_ERR_INVALID_NAMESPACE,
+        "lease_name" => ELECTOR_ERR_INVALID_LEASE_NAME,
+        "identity" => ELECTOR_ERR_INVALID_IDENTITY,
+        "lease_duration" | "renew_deadline" | "retry_period" => ELECTOR_ERR_INVALID_TIMING,
+        "labels" => ELECTOR_ERR_INVALID_LABEL,
+        field if field.starts_with("owner_reference") => ELECTOR_ERR_INVALID_OWNER_REFERENCE,
+        _ => ELECTOR_ERR_INVALID_CONNECTION,
+    };
+    fail(code, err.to_string())
+}
+
+/// The code for a core elector error.
+pub(crate) fn elector_error(err: &elector_core::Error) -> elector_result {
+    use elector_core::Error;
+    let code = match err {
+        Error::Config(config) => return config_error(config),
+        Error::Connect(_) => ELECTOR_ERR_CONNECT,
+        Error::AlreadyStarted => ELECTOR_ERR_ALREADY_STARTED,
+        Error::Stopped => ELECTOR_ERR_STOPPED,
+        Error::EventsTaken => ELECTOR_ERR_CALLBACK_ALREADY_SET,
+        _ => ELECTOR_ERR_PANIC,
+    };
+    fail(code, err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips() {
+        for value in 0..1000 {
+            if let Some(code) = from_u32(value) {
+                assert_eq!(code as u32, value);
+                assert!(!code.description().is_empty());
+            }
+        }
+    }
+}

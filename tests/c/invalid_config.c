@@ -1,0 +1,160 @@
+/* Every invalid configuration yields its result code and a message naming
+ * the field; misuse yields its code; nothing crashes. */
+#include "common.h"
+
+static int failures = 0;
+
+/* Checks that `result` is `expected` and that the message names `field`. */
+static void expect(const char *what, elector_result result, elector_result expected,
+                   const char *field) {
+  char message[512];
+  size_t n = 0;
+  elector_error_message(result, message, sizeof message, &n);
+  if (result != expected || strstr(message, field) == NULL) {
+    fprintf(stderr, "FAIL %s: got %u \"%s\", want %u naming \"%s\"\n", what,
+            (unsigned)result, message, (unsigned)expected, field);
+    failures++;
+  } else {
+    printf("ok   %-40s %3u  %s\n", what, (unsigned)result, message);
+  }
+}
+
+static elector_config *valid(void) {
+  elector_config *config = NULL;
+  CHECK_OK(elector_config_new(&config));
+  CHECK_OK(elector_config_set_lease_name(config, "lease"));
+  CHECK_OK(elector_config_set_identity(config, "me"));
+  return config;
+}
+
+/* elector_new on `config`, expecting `expected` naming `field`; frees config. */
+static void expect_new(const char *what, elector_config *config, elector_result expected,
+                       const char *field) {
+  elector *e = (elector *)0x1; /* must stay untouched on failure */
+  elector_result result = elector_new(config, &e);
+  CHECK(result == ELECTOR_OK || e == (elector *)0x1);
+  expect(what, result, expected, field);
+  if (result == ELECTOR_OK) elector_free(e);
+  elector_config_free(config);
+}
+
+static void never_called(void *userdata, const elector_event *event) {
+  (void)userdata;
+  (void)event;
+  abort();
+}
+
+static void never_freed(void *userdata) {
+  (void)userdata;
+  abort();
+}
+
+int main(void) {
+  elector_config *c;
+
+  c = valid();
+  CHECK_OK(elector_config_set_namespace(c, "Bad_Namespace"));
+  expect_new("namespace not a DNS label", c, ELECTOR_ERR_INVALID_NAMESPACE, "namespace");
+
+  c = NULL;
+  CHECK_OK(elector_config_new(&c));
+  CHECK_OK(elector_config_set_identity(c, "me"));
+  expect_new("lease name missing", c, ELECTOR_ERR_INVALID_LEASE_NAME, "lease_name");
+
+  c = valid();
+  CHECK_OK(elector_config_set_lease_name(c, "UPPER.case"));
+  expect_new("lease name not a DNS subdomain", c, ELECTOR_ERR_INVALID_LEASE_NAME, "lease_name");
+
+  c = NULL;
+  CHECK_OK(elector_config_new(&c));
+  CHECK_OK(elector_config_set_lease_name(c, "lease"));
+  expect_new("identity missing", c, ELECTOR_ERR_INVALID_IDENTITY, "identity");
+
+  c = valid();
+  CHECK_OK(elector_config_set_lease_duration_ms(c, 10000));
+  expect_new("lease duration not above renew deadline", c, ELECTOR_ERR_INVALID_TIMING,
+             "lease_duration");
+
+  c = valid();
+  CHECK_OK(elector_config_set_renew_deadline_ms(c, 2400));
+  expect_new("renew deadline not above 1.2 x retry", c, ELECTOR_ERR_INVALID_TIMING,
+             "renew_deadline");
+
+  c = valid();
+  CHECK_OK(elector_config_set_retry_period_ms(c, 0));
+  expect_new("retry period zero", c, ELECTOR_ERR_INVALID_TIMING, "retry_period");
+
+  c = valid();
+  CHECK_OK(elector_config_set_lease_duration_ms(c, 15500));
+  expect_new("lease duration not whole seconds", c, ELECTOR_ERR_INVALID_TIMING,
+             "lease_duration");
+
+  c = valid();
+  CHECK_OK(elector_config_add_label(c, "bad key", "v"));
+  expect_new("label key", c, ELECTOR_ERR_INVALID_LABEL, "labels");
+
+  c = valid();
+  CHECK_OK(elector_config_set_owner_reference(c, "v1", "Pod", "p", ""));
+  expect_new("owner reference without uid", c, ELECTOR_ERR_INVALID_OWNER_REFERENCE,
+             "owner_reference.uid");
+
+  c = valid();
+  CHECK_OK(elector_config_set_url(c, "not a url", NULL, NULL, NULL));
+  expect_new("url", c, ELECTOR_ERR_INVALID_CONNECTION, "url");
+
+  c = valid();
+  expect("token and token_file both",
+         elector_config_set_url(c, "https://127.0.0.1:1", "t", "/tmp/t", NULL),
+         ELECTOR_ERR_INVALID_CONNECTION, "token");
+  expect("NULL identity", elector_config_set_identity(c, NULL), ELECTOR_ERR_NULL_PARAMETER,
+         "identity");
+  expect("invalid UTF-8 identity", elector_config_set_identity(c, "\xff\xfe"),
+         ELECTOR_ERR_INVALID_UTF8, "identity");
+  expect("NULL config", elector_config_set_identity(NULL, "x"), ELECTOR_ERR_NULL_PARAMETER,
+         "config");
+  expect("NULL out_elector", elector_new(c, NULL), ELECTOR_ERR_NULL_PARAMETER, "out_elector");
+  elector_config_free(c);
+
+  /* A kubeconfig that does not exist fails at start, naming it. */
+  c = valid();
+  CHECK_OK(elector_config_set_kubeconfig(c, "/nonexistent/kubeconfig", NULL));
+  elector *e = NULL;
+  CHECK_OK(elector_new(c, &e));
+  elector_config_free(c);
+  expect("missing kubeconfig", elector_start(e), ELECTOR_ERR_CONNECT, "/nonexistent/kubeconfig");
+  elector_free(e);
+
+  /* Lifecycle misuse, against the real control plane. */
+  char lease[64];
+  unique_lease(lease, sizeof lease, "c-misuse");
+  c = test_config(lease, "c-misuse");
+  CHECK_OK(elector_new(c, &e));
+  elector_config_free(c);
+  expect("NULL callback", elector_set_callback(e, NULL, NULL, NULL), ELECTOR_ERR_NULL_PARAMETER,
+         "callback");
+  CHECK_OK(elector_start(e));
+  expect("start twice", elector_start(e), ELECTOR_ERR_ALREADY_STARTED, "already started");
+  /* Too late for a callback: refused, and its userdata is left alone. */
+  expect("callback after start", elector_set_callback(e, never_called, NULL, never_freed),
+         ELECTOR_ERR_CALLBACK_ALREADY_SET, "events");
+  CHECK_OK(elector_stop(e));
+  CHECK_OK(elector_stop(e));
+  expect("start after stop", elector_start(e), ELECTOR_ERR_STOPPED, "stopped");
+  elector_free(e);
+
+  char tiny[4];
+  size_t n = 0;
+  CHECK(elector_error_message(ELECTOR_ERR_PANIC, tiny, sizeof tiny, &n) ==
+        ELECTOR_ERR_BUFFER_TOO_SMALL);
+  char version[32];
+  snprintf(version, sizeof version, "%d.%d.%d", ELECTOR_VERSION_MAJOR, ELECTOR_VERSION_MINOR,
+           ELECTOR_VERSION_PATCH);
+  CHECK(strcmp(version, elector_version()) == 0);
+
+  if (failures) {
+    fprintf(stderr, "invalid_config: %d failures\n", failures);
+    return 1;
+  }
+  printf("invalid_config: ok\n");
+  return 0;
+}
