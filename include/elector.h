@@ -421,6 +421,53 @@ elector_result elector_config_set_url(struct elector_config *config,
                                       const char *ca_file);
 
 /*
+ The event's kind (0 if `event` is NULL).
+ */
+uint32_t elector_event_get_kind(const struct elector_event *event);
+
+/*
+ ACQUIRED: this elector's identity. LEADER_CHANGED: the new leader, or NULL
+ when the lease is free or gone. LOST with ELECTOR_LOST_TAKEN_OVER: the new
+ holder, or NULL. Otherwise NULL. Borrowed until the callback returns.
+ */
+const char *elector_event_get_identity(const struct elector_event *event);
+
+/*
+ The lease's leaseTransitions carried by the event: for ACQUIRED, this
+ elector's term (a fencing token). ELECTOR_ERR_NOT_FOUND when the event
+ carries no lease.
+ */
+elector_result elector_event_get_term(const struct elector_event *event, int32_t *out_term);
+
+/*
+ LOST: why (an elector_lost_reason). Otherwise ELECTOR_LOST_NONE.
+ */
+uint32_t elector_event_get_lost_reason(const struct elector_event *event);
+
+/*
+ ERROR: the class (an elector_error_kind). Otherwise ELECTOR_ERROR_NONE.
+ */
+uint32_t elector_event_get_error_kind(const struct elector_event *event);
+
+/*
+ ERROR: the API error's message. LOST: the reason in words. Otherwise
+ NULL. Borrowed until the callback returns.
+ */
+const char *elector_event_get_message(const struct elector_event *event);
+
+/*
+ The lease as Kubernetes JSON (ACQUIRED, RENEWED, LOST, and LEADER_CHANGED
+ when the lease exists), or NULL. Borrowed until the callback returns.
+ */
+const char *elector_event_get_lease_json(const struct elector_event *event);
+
+/*
+ RENEWED: the renew time written, in microseconds since the Unix epoch.
+ Otherwise 0.
+ */
+int64_t elector_event_get_renew_time_us(const struct elector_event *event);
+
+/*
  Creates a stopped elector from `config`, checking every option. On an
  invalid option, returns its ELECTOR_ERR_INVALID_* code, and
  elector_error_message names the field and the rule. The config is only
@@ -500,53 +547,6 @@ elector_result elector_get_stat(const struct elector *elector, uint32_t stat, ui
  `tolerance_ms` (a stuck process); ELECTOR_OK otherwise.
  */
 elector_result elector_check(const struct elector *elector, uint64_t tolerance_ms);
-
-/*
- The event's kind (0 if `event` is NULL).
- */
-uint32_t elector_event_get_kind(const struct elector_event *event);
-
-/*
- ACQUIRED: this elector's identity. LEADER_CHANGED: the new leader, or NULL
- when the lease is free or gone. LOST with ELECTOR_LOST_TAKEN_OVER: the new
- holder, or NULL. Otherwise NULL. Borrowed until the callback returns.
- */
-const char *elector_event_get_identity(const struct elector_event *event);
-
-/*
- The lease's leaseTransitions carried by the event: for ACQUIRED, this
- elector's term (a fencing token). ELECTOR_ERR_NOT_FOUND when the event
- carries no lease.
- */
-elector_result elector_event_get_term(const struct elector_event *event, int32_t *out_term);
-
-/*
- LOST: why (an elector_lost_reason). Otherwise ELECTOR_LOST_NONE.
- */
-uint32_t elector_event_get_lost_reason(const struct elector_event *event);
-
-/*
- ERROR: the class (an elector_error_kind). Otherwise ELECTOR_ERROR_NONE.
- */
-uint32_t elector_event_get_error_kind(const struct elector_event *event);
-
-/*
- ERROR: the API error's message. LOST: the reason in words. Otherwise
- NULL. Borrowed until the callback returns.
- */
-const char *elector_event_get_message(const struct elector_event *event);
-
-/*
- The lease as Kubernetes JSON (ACQUIRED, RENEWED, LOST, and LEADER_CHANGED
- when the lease exists), or NULL. Borrowed until the callback returns.
- */
-const char *elector_event_get_lease_json(const struct elector_event *event);
-
-/*
- RENEWED: the renew time written, in microseconds since the Unix epoch.
- Otherwise 0.
- */
-int64_t elector_event_get_renew_time_us(const struct elector_event *event);
 
 /*
  Copies a description of `result` into `buf` (NUL-terminated) and its

@@ -134,6 +134,9 @@ impl Elector {
                 while let Some(event) = receiver.blocking_recv() {
                     callback(event);
                 }
+                // Release what the callback owns (a host's userdata) before
+                // stop() may return.
+                drop(callback);
                 let _ = done.send(true);
             })
             .expect("spawning the event dispatcher thread");
