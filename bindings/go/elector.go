@@ -1,0 +1,413 @@
+// Package elector is Kubernetes leader election over a coordination.k8s.io/v1
+// Lease, through the C ABI of libelector (the same engine as every other
+// language): exactly one leader among the processes sharing a lease, told
+// through one ordered stream of events.
+//
+// Build with libelector installed where pkg-config finds it
+// (make -C ffi install PREFIX=...; PKG_CONFIG_PATH=PREFIX/lib/pkgconfig).
+//
+//	e, err := elector.New(elector.Config{LeaseName: "my-controller", Identity: podName})
+//	if err != nil { ... }
+//	events := e.Events()
+//	if err := e.Start(); err != nil { ... }
+//	for ev := range events {
+//		switch ev.Kind {
+//		case elector.EventAcquired: // lead, fencing writes with ev.Term
+//		case elector.EventLost:     // stop leader work now
+//		}
+//	}
+package elector
+
+/*
+#cgo pkg-config: elector
+#include <stdlib.h>
+#include <elector.h>
+
+extern void electorGoOnEvent(void *userdata, const elector_event *event);
+extern void electorGoFree(void *userdata);
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/cgo"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Config holds an elector's options. Zero values mean the defaults:
+// namespace "default", client-go's timings (15 s / 10 s / 2 s), release on
+// stop, and the connection inferred as kube-rs does (KUBECONFIG, then the
+// in-cluster service account).
+type Config struct {
+	Namespace string
+	LeaseName string // required; a DNS subdomain
+	Identity  string // required; unique among the candidates
+
+	LeaseDuration time.Duration // whole seconds, > RenewDeadline
+	RenewDeadline time.Duration // > 1.2 × RetryPeriod
+	RetryPeriod   time.Duration // > 0
+
+	// KeepLeaseOnStop leaves the lease to expire on Stop instead of
+	// releasing it so a standby takes over at once.
+	KeepLeaseOnStop bool
+
+	Labels map[string]string // written on create and takeover
+	Owner  *OwnerReference   // written on create and takeover
+
+	// A kubeconfig file and context ("" for the defaults).
+	Kubeconfig string
+	Context    string
+
+	// An explicit API server: URL with Token or TokenFile (re-read as it
+	// rotates) and CAFile. Takes precedence over Kubeconfig when set.
+	URL       string
+	Token     string
+	TokenFile string
+	CAFile    string
+}
+
+// OwnerReference makes the lease garbage-collected with its owner (a Pod).
+type OwnerReference struct {
+	APIVersion, Kind, Name, UID string
+}
+
+// Elector is a leader elector for one lease. Its methods are safe for
+// concurrent use.
+type Elector struct {
+	ptr   *C.elector
+	queue *eventQueue
+
+	// mu is held for reading by every call into the library and for
+	// writing by Close, so the handle is never freed under a running call.
+	mu sync.RWMutex
+}
+
+// New checks cfg and returns a stopped elector. An invalid option is an
+// *Error whose Code names the rule and whose Message names the field.
+func New(cfg Config) (*Elector, error) {
+	config, err := newConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer C.elector_config_free(config)
+
+	e := &Elector{queue: newEventQueue()}
+	if err := call(func() C.elector_result { return C.elector_new(config, &e.ptr) }); err != nil {
+		return nil, err
+	}
+	userdata := newUserdata(cgo.NewHandle(e.queue))
+	err = call(func() C.elector_result {
+		return C.elector_set_callback(e.ptr, C.elector_event_callback(C.electorGoOnEvent),
+			userdata, C.elector_userdata_free(C.electorGoFree))
+	})
+	if err != nil {
+		freeUserdata(userdata) // not taken on failure
+		C.elector_free(e.ptr)
+		return nil, err
+	}
+	runtime.SetFinalizer(e, (*Elector).Close)
+	return e, nil
+}
+
+// Events returns the elector's events, in order. The channel is closed
+// after the Stopped event. Events are queued without bound until read:
+// read until the channel is closed.
+func (e *Elector) Events() <-chan Event {
+	return e.queue.subscribe()
+}
+
+// Start connects and starts campaigning; the outcome arrives as events.
+func (e *Elector) Start() error {
+	return e.use(func(ptr *C.elector) error {
+		return call(func() C.elector_result { return C.elector_start(ptr) })
+	})
+}
+
+// Run starts the elector and stops it when ctx is done. It returns ctx's
+// error, or Start's.
+func (e *Elector) Run(ctx context.Context) error {
+	if err := e.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	e.Stop()
+	return ctx.Err()
+}
+
+// Stop stops campaigning: a leader emits Lost and releases the lease, then
+// Stopped is emitted. It returns when no further event will be delivered.
+// Idempotent.
+func (e *Elector) Stop() {
+	_ = e.use(func(ptr *C.elector) error {
+		C.elector_stop(ptr)
+		return nil
+	})
+}
+
+// Close stops the elector and frees it. Idempotent; safe from any goroutine.
+func (e *Elector) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ptr == nil {
+		return nil
+	}
+	runtime.SetFinalizer(e, nil)
+	C.elector_free(e.ptr)
+	e.ptr = nil
+	return nil
+}
+
+// IsLeader reports whether this process leads now: it holds the lease and
+// its renew deadline has not passed.
+func (e *Elector) IsLeader() bool {
+	leading := false
+	_ = e.use(func(ptr *C.elector) error {
+		leading = bool(C.elector_is_leader(ptr))
+		return nil
+	})
+	return leading
+}
+
+// Leader returns the identity of the observed leader; false when the lease
+// is free, absent or not read yet.
+func (e *Elector) Leader() (leader string, found bool) {
+	_ = e.use(func(ptr *C.elector) error {
+		for size := 256; size <= 1<<20; size *= 16 {
+			buf := make([]byte, size)
+			var n C.size_t
+			switch C.elector_get_leader(ptr, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(size), &n) {
+			case C.ELECTOR_OK:
+				leader, found = string(buf[:n]), true
+				return nil
+			case C.ELECTOR_ERR_BUFFER_TOO_SMALL:
+				continue
+			}
+			return nil
+		}
+		return nil
+	})
+	return leader, found
+}
+
+// Term returns the lease's leaseTransitions as last observed: while this
+// elector leads, its term, a fencing token that grows with every takeover.
+func (e *Elector) Term() (term int32, found bool) {
+	_ = e.use(func(ptr *C.elector) error {
+		var t C.int32_t
+		if C.elector_get_term(ptr, &t) == C.ELECTOR_OK {
+			term, found = int32(t), true
+		}
+		return nil
+	})
+	return term, found
+}
+
+// Stats are an elector's counters since it was created.
+type Stats struct {
+	Gets, Creates, Updates, Watches uint64 // API requests by verb
+	Conflicts                       uint64 // writes refused with 409
+	Acquisitions, Losses            uint64
+	Renewals, FailedRenewals        uint64
+	WatchRestarts                   uint64
+}
+
+// Stats reads the elector's counters.
+func (e *Elector) Stats() Stats {
+	var s Stats
+	_ = e.use(func(ptr *C.elector) error {
+		s = readStats(ptr)
+		return nil
+	})
+	return s
+}
+
+func readStats(ptr *C.elector) Stats {
+	var s Stats
+	for stat, field := range map[C.uint32_t]*uint64{
+		C.ELECTOR_STAT_GETS: &s.Gets, C.ELECTOR_STAT_CREATES: &s.Creates,
+		C.ELECTOR_STAT_UPDATES: &s.Updates, C.ELECTOR_STAT_WATCHES: &s.Watches,
+		C.ELECTOR_STAT_CONFLICTS: &s.Conflicts, C.ELECTOR_STAT_ACQUISITIONS: &s.Acquisitions,
+		C.ELECTOR_STAT_LOSSES: &s.Losses, C.ELECTOR_STAT_RENEWALS: &s.Renewals,
+		C.ELECTOR_STAT_FAILED_RENEWALS: &s.FailedRenewals,
+		C.ELECTOR_STAT_WATCH_RESTARTS:  &s.WatchRestarts,
+	} {
+		var value C.uint64_t
+		if C.elector_get_stat(ptr, stat, &value) == C.ELECTOR_OK {
+			*field = uint64(value)
+		}
+	}
+	return s
+}
+
+// Check is client-go's health check: an error when this elector believes it
+// leads but has not renewed for longer than the lease duration plus
+// tolerance (a stuck process).
+func (e *Elector) Check(tolerance time.Duration) error {
+	return e.use(func(ptr *C.elector) error {
+		return call(func() C.elector_result { return C.elector_check(ptr, C.uint64_t(tolerance.Milliseconds())) })
+	})
+}
+
+// ErrClosed is returned by calls on a closed elector.
+var ErrClosed = errors.New("elector: closed")
+
+// use runs f with the C handle, holding it open for the call's duration.
+func (e *Elector) use(f func(ptr *C.elector) error) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.ptr == nil {
+		return ErrClosed
+	}
+	return f(e.ptr)
+}
+
+// checkNoNUL rejects strings C would silently cut short.
+func checkNoNUL(cfg Config) error {
+	fields := map[string]string{
+		"namespace": cfg.Namespace, "lease_name": cfg.LeaseName, "identity": cfg.Identity,
+		"kubeconfig": cfg.Kubeconfig, "context": cfg.Context, "url": cfg.URL,
+		"token": cfg.Token, "token_file": cfg.TokenFile, "ca_file": cfg.CAFile,
+	}
+	for key, value := range cfg.Labels {
+		fields["labels["+key+"]"] = key + value
+	}
+	if cfg.Owner != nil {
+		fields["owner_reference"] = cfg.Owner.APIVersion + cfg.Owner.Kind + cfg.Owner.Name + cfg.Owner.UID
+	}
+	for field, value := range fields {
+		if strings.IndexByte(value, 0) >= 0 {
+			return &Error{Code: InvalidArgument, Message: "invalid " + field + ": contains a NUL byte"}
+		}
+	}
+	return nil
+}
+
+func newConfig(cfg Config) (*C.elector_config, error) {
+	if err := checkNoNUL(cfg); err != nil {
+		return nil, err
+	}
+	var config *C.elector_config
+	if err := call(func() C.elector_result { return C.elector_config_new(&config) }); err != nil {
+		return nil, err
+	}
+	set := func(f func() C.elector_result) error { return call(f) }
+	str := func(s string) *C.char {
+		if s == "" {
+			return nil
+		}
+		return C.CString(s)
+	}
+	free := func(ps ...*C.char) {
+		for _, p := range ps {
+			C.free(unsafe.Pointer(p))
+		}
+	}
+	steps := []func() error{
+		func() error {
+			if cfg.Namespace == "" {
+				return nil
+			}
+			p := C.CString(cfg.Namespace)
+			defer free(p)
+			return set(func() C.elector_result { return C.elector_config_set_namespace(config, p) })
+		},
+		func() error {
+			p := C.CString(cfg.LeaseName)
+			defer free(p)
+			return set(func() C.elector_result { return C.elector_config_set_lease_name(config, p) })
+		},
+		func() error {
+			p := C.CString(cfg.Identity)
+			defer free(p)
+			return set(func() C.elector_result { return C.elector_config_set_identity(config, p) })
+		},
+		func() error {
+			for _, d := range []struct {
+				value time.Duration
+				set   func(C.uint64_t) C.elector_result
+			}{
+				{cfg.LeaseDuration, func(v C.uint64_t) C.elector_result { return C.elector_config_set_lease_duration_ms(config, v) }},
+				{cfg.RenewDeadline, func(v C.uint64_t) C.elector_result { return C.elector_config_set_renew_deadline_ms(config, v) }},
+				{cfg.RetryPeriod, func(v C.uint64_t) C.elector_result { return C.elector_config_set_retry_period_ms(config, v) }},
+			} {
+				if d.value < 0 {
+					return &Error{Code: InvalidTiming, Message: fmt.Sprintf("invalid timing: %v is negative", d.value)}
+				}
+				if d.value != 0 {
+					v := C.uint64_t(d.value.Milliseconds())
+					if err := set(func() C.elector_result { return d.set(v) }); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+		func() error {
+			return set(func() C.elector_result {
+				return C.elector_config_set_release_on_stop(config, C.bool(!cfg.KeepLeaseOnStop))
+			})
+		},
+		func() error {
+			for key, value := range cfg.Labels {
+				k, v := C.CString(key), C.CString(value)
+				err := set(func() C.elector_result { return C.elector_config_add_label(config, k, v) })
+				free(k, v)
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error {
+			if cfg.Owner == nil {
+				return nil
+			}
+			a, k, n, u := C.CString(cfg.Owner.APIVersion), C.CString(cfg.Owner.Kind), C.CString(cfg.Owner.Name), C.CString(cfg.Owner.UID)
+			defer free(a, k, n, u)
+			return set(func() C.elector_result { return C.elector_config_set_owner_reference(config, a, k, n, u) })
+		},
+		func() error {
+			switch {
+			case cfg.URL != "":
+				u, t, tf, ca := C.CString(cfg.URL), str(cfg.Token), str(cfg.TokenFile), str(cfg.CAFile)
+				defer free(u, t, tf, ca)
+				return set(func() C.elector_result { return C.elector_config_set_url(config, u, t, tf, ca) })
+			case cfg.Kubeconfig != "" || cfg.Context != "":
+				p, c := str(cfg.Kubeconfig), str(cfg.Context)
+				defer free(p, c)
+				return set(func() C.elector_result { return C.elector_config_set_kubeconfig(config, p, c) })
+			}
+			return nil
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			C.elector_config_free(config)
+			return nil, err
+		}
+	}
+	return config, nil
+}
+
+// newUserdata puts a handle in C memory: the library keeps the pointer, and
+// cgo's rules forbid handing it a Go pointer.
+func newUserdata(h cgo.Handle) unsafe.Pointer {
+	p := C.malloc(C.size_t(unsafe.Sizeof(C.uintptr_t(0))))
+	*(*C.uintptr_t)(p) = C.uintptr_t(h)
+	return p
+}
+
+func handleOf(userdata unsafe.Pointer) cgo.Handle {
+	return cgo.Handle(*(*C.uintptr_t)(userdata))
+}
+
+func freeUserdata(userdata unsafe.Pointer) {
+	handleOf(userdata).Delete()
+	C.free(userdata)
+}

@@ -1,0 +1,3 @@
+module elector.dev/elector
+
+go 1.22
