@@ -332,14 +332,7 @@ impl Engine {
                 // loop; the campaign reclaims the lease if it still names us.
                 continue;
             }
-            match result {
-                Ok(renewed) => {
-                    self.recovered();
-                    clock.renewed_at = sent_at;
-                    next_attempt = clock.next_renewal();
-                    lease = renewed;
-                    self.on_renewed(&lease, &clock);
-                }
+            let result = match result {
                 Err(ApiError::Conflict) => {
                     // Slow path: someone else wrote the lease. Still ours if
                     // it still names us (our last write's answer was lost, or
@@ -352,6 +345,7 @@ impl Engine {
                             debug!("lease changed under us but still names us; renewing again");
                             lease = current;
                             next_attempt = Instant::now();
+                            continue;
                         }
                         Ok(Some(current)) => {
                             let holder = Record::of(&current).holder;
@@ -359,20 +353,23 @@ impl Engine {
                             self.observe(current, Instant::now());
                             return;
                         }
-                        Ok(None) => {
-                            self.forget_lease();
-                            self.lose(&lease, LostReason::Deleted);
-                            return;
-                        }
-                        Err(err) => {
-                            self.renewal_failed(err);
-                            next_attempt = Instant::now() + self.config.retry_period;
-                        }
+                        Ok(None) => Err(ApiError::NotFound),
+                        Err(err) => Err(err),
                     }
                 }
+                other => other,
+            };
+            match result {
+                Ok(renewed) => {
+                    self.recovered();
+                    clock.renewed_at = sent_at;
+                    next_attempt = clock.next_renewal();
+                    lease = renewed;
+                    self.on_renewed(&lease, &clock);
+                }
                 Err(ApiError::NotFound) => {
-                    self.forget_lease();
                     self.lose(&lease, LostReason::Deleted);
+                    self.forget_lease();
                     return;
                 }
                 Err(err) => {
