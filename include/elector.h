@@ -14,6 +14,11 @@
  *   returns ELECTOR_ERR_NULL_PARAMETER (or false / NULL for functions that
  *   do not return a result).
  * - No function lets a Rust panic cross into C: it returns ELECTOR_ERR_PANIC.
+ * - Values of the enums may be added in later versions: handle unknown
+ *   event kinds and result codes gracefully.
+ * - The library runs its own threads (shared by all electors). It is never
+ *   unloaded by dlclose, and a forked child cannot use electors created
+ *   before the fork: create them after forking.
  * - Set the environment variable ELECTOR_LOG (e.g. ELECTOR_LOG=info) to log
  *   to standard error; every line names the lease and the identity.
  */
@@ -57,6 +62,10 @@ enum elector_result
    A Rust panic was caught at the boundary (a bug in libelector).
    */
   ELECTOR_ERR_PANIC = 3,
+  /*
+   An engine error this version of the ABI has no code for yet.
+   */
+  ELECTOR_ERR_INTERNAL = 4,
   /*
    The namespace is not a DNS label.
    */
@@ -304,16 +313,22 @@ typedef struct elector_event elector_event;
  Receives every event of one elector, in order, one at a time, on a
  dedicated thread of the library (never the thread that called
  elector_start, never concurrently). `event` and its strings are valid only
- until the callback returns: copy what you keep. Return promptly: later
- events wait. The callback may call any function on its elector, including
- elector_stop and elector_free (see there).
+ on that thread until the callback returns: copy what you keep. Return
+ promptly: later events wait. The callback must return normally (no C++
+ exception or longjmp out of it). Ignore event kinds you do not know: new
+ ones may be added. The callback may call any function on its own elector,
+ elector_stop and elector_free included (see there), but must not wait for
+ another elector's callback (A's callback stopping B while B's stops A
+ deadlocks).
  */
 typedef void (*elector_event_callback)(void *userdata, const struct elector_event *event);
 
 /*
- Releases the callback's userdata; called exactly once, on the callback
+ Releases the callback's userdata. Called exactly once: on the callback
  thread after the last event (ELECTOR_EVENT_STOPPED), before the
- elector_stop or elector_free that ends the elector returns.
+ elector_stop or elector_free that ends the elector returns (when that call
+ is made from the callback itself: after the callback returns); or, when
+ elector_set_callback fails, before it returns.
  */
 typedef void (*elector_userdata_free)(void *userdata);
 
@@ -478,8 +493,11 @@ elector_result elector_new(const struct elector_config *config, struct elector *
 /*
  Registers the one event callback, before elector_start. `userdata` is
  passed to every call; `userdata_free` (may be NULL) is called exactly once
- when no event can follow. On failure neither is ever called: the caller
- keeps ownership of `userdata`.
+ when no event can follow. Ownership of `userdata` passes to the library
+ whatever the result: when registration fails (a NULL elector or callback,
+ or ELECTOR_ERR_CALLBACK_ALREADY_SET after a callback was set or the
+ elector started), `userdata_free` is called before this returns and the
+ callback never is.
  */
 elector_result elector_set_callback(const struct elector *elector,
                                     elector_event_callback callback,
@@ -506,9 +524,11 @@ elector_result elector_start(const struct elector *elector);
 elector_result elector_stop(const struct elector *elector);
 
 /*
- Stops the elector (as elector_stop) and frees it. NULL is a no-op. From
- inside the callback: allowed; the remaining events are still delivered
- after the callback returns, and must not use the freed elector.
+ Stops the elector (as elector_stop) and frees it. NULL is a no-op. No
+ other call on this elector may be running or follow, on any thread. From
+ inside the callback: allowed under that rule; the remaining events are
+ still delivered after the callback returns, and must not use the freed
+ elector.
  */
 void elector_free(struct elector *elector);
 
@@ -555,7 +575,9 @@ elector_result elector_check(const struct elector *elector, uint64_t tolerance_m
  ("invalid lease_duration: must be greater than renew_deadline (10s <= 10s)").
 
  Returns ELECTOR_ERR_BUFFER_TOO_SMALL when `len` cannot hold the message
- and its NUL. Thread-safe (details are per thread).
+ and its NUL; the details are kept, so a retry with a larger buffer (1024
+ bytes always suffice for configuration errors) gets them. Thread-safe
+ (details are per thread).
  */
 elector_result elector_error_message(uint32_t result, char *buf, size_t len, size_t *out_n);
 

@@ -21,8 +21,8 @@ func electorGoOnEvent(userdata unsafe.Pointer, ev *C.elector_event) {
 			fmt.Fprintf(os.Stderr, "elector: event callback panicked: %v\n", r)
 		}
 	}()
-	queue := handleOf(userdata).Value().(*eventQueue)
-	queue.push(copyEvent(ev))
+	e := handleOf(userdata).Value().(*Elector)
+	e.queue.push(copyEvent(ev))
 }
 
 // electorGoFree runs once, after the last event.

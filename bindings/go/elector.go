@@ -101,13 +101,15 @@ func New(cfg Config) (*Elector, error) {
 	if err := call(func() C.elector_result { return C.elector_new(config, &e.ptr) }); err != nil {
 		return nil, err
 	}
-	userdata := newUserdata(cgo.NewHandle(e.queue))
+	// The handle keeps e reachable (so its finalizer cannot stop a running
+	// elector) until the library frees the userdata after the last event.
+	// The library owns the userdata from here on, failure included.
+	userdata := newUserdata(cgo.NewHandle(e))
 	err = call(func() C.elector_result {
 		return C.elector_set_callback(e.ptr, C.elector_event_callback(C.electorGoOnEvent),
 			userdata, C.elector_userdata_free(C.electorGoFree))
 	})
 	if err != nil {
-		freeUserdata(userdata) // not taken on failure
 		C.elector_free(e.ptr)
 		return nil, err
 	}
@@ -115,9 +117,10 @@ func New(cfg Config) (*Elector, error) {
 	return e, nil
 }
 
-// Events returns the elector's events, in order. The channel is closed
-// after the Stopped event. Events are queued without bound until read:
-// read until the channel is closed.
+// Events returns the elector's events, in order; call it before Start, as
+// events before the first call are not kept. The channel is closed after
+// EventStopped (at once if the elector already stopped). Events are queued
+// without bound until read: read until the channel is closed.
 func (e *Elector) Events() <-chan Event {
 	return e.queue.subscribe()
 }
@@ -133,6 +136,7 @@ func (e *Elector) Start() error {
 // error, or Start's.
 func (e *Elector) Run(ctx context.Context) error {
 	if err := e.Start(); err != nil {
+		e.Stop() // ends the event stream
 		return err
 	}
 	<-ctx.Done()
@@ -249,6 +253,9 @@ func readStats(ptr *C.elector) Stats {
 // leads but has not renewed for longer than the lease duration plus
 // tolerance (a stuck process).
 func (e *Elector) Check(tolerance time.Duration) error {
+	if tolerance < 0 {
+		tolerance = 0
+	}
 	return e.use(func(ptr *C.elector) error {
 		return call(func() C.elector_result { return C.elector_check(ptr, C.uint64_t(tolerance.Milliseconds())) })
 	})
@@ -329,15 +336,16 @@ func newConfig(cfg Config) (*C.elector_config, error) {
 		},
 		func() error {
 			for _, d := range []struct {
+				name  string
 				value time.Duration
 				set   func(C.uint64_t) C.elector_result
 			}{
-				{cfg.LeaseDuration, func(v C.uint64_t) C.elector_result { return C.elector_config_set_lease_duration_ms(config, v) }},
-				{cfg.RenewDeadline, func(v C.uint64_t) C.elector_result { return C.elector_config_set_renew_deadline_ms(config, v) }},
-				{cfg.RetryPeriod, func(v C.uint64_t) C.elector_result { return C.elector_config_set_retry_period_ms(config, v) }},
+				{"lease_duration", cfg.LeaseDuration, func(v C.uint64_t) C.elector_result { return C.elector_config_set_lease_duration_ms(config, v) }},
+				{"renew_deadline", cfg.RenewDeadline, func(v C.uint64_t) C.elector_result { return C.elector_config_set_renew_deadline_ms(config, v) }},
+				{"retry_period", cfg.RetryPeriod, func(v C.uint64_t) C.elector_result { return C.elector_config_set_retry_period_ms(config, v) }},
 			} {
-				if d.value < 0 {
-					return &Error{Code: InvalidTiming, Message: fmt.Sprintf("invalid timing: %v is negative", d.value)}
+				if d.value < 0 || d.value%time.Millisecond != 0 {
+					return &Error{Code: InvalidTiming, Message: fmt.Sprintf("invalid %s: %v is not a positive whole number of milliseconds", d.name, d.value)}
 				}
 				if d.value != 0 {
 					v := C.uint64_t(d.value.Milliseconds())

@@ -127,7 +127,8 @@ func TestInvalidConfig(t *testing.T) {
 		{"identity", func(c *elector.Config) { c.Identity = "" }, elector.InvalidIdentity, "identity"},
 		{"lease duration", func(c *elector.Config) { c.LeaseDuration = 10 * time.Second }, elector.InvalidTiming, "lease_duration"},
 		{"renew deadline", func(c *elector.Config) { c.RenewDeadline = 2400 * time.Millisecond }, elector.InvalidTiming, "renew_deadline"},
-		{"negative", func(c *elector.Config) { c.RetryPeriod = -time.Second }, elector.InvalidTiming, "negative"},
+		{"negative", func(c *elector.Config) { c.RetryPeriod = -time.Second }, elector.InvalidTiming, "retry_period"},
+		{"sub-millisecond", func(c *elector.Config) { c.RenewDeadline = 10*time.Second + time.Microsecond }, elector.InvalidTiming, "renew_deadline"},
 		{"label", func(c *elector.Config) { c.Labels = map[string]string{"bad key": "v"} }, elector.InvalidLabel, "labels"},
 		{"owner", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"v1", "Pod", "p", ""} }, elector.InvalidOwnerReference, "owner_reference.uid"},
 		{"url", func(c *elector.Config) { c.URL = "not a url" }, elector.InvalidConnection, "url"},
@@ -149,6 +150,10 @@ func TestInvalidConfig(t *testing.T) {
 		})
 	}
 
+	if errors.Is(err0(), (*elector.Error)(nil)) {
+		t.Fatal("an error matched a nil *Error")
+	}
+
 	cfg := base()
 	cfg.Kubeconfig = "/nonexistent/kubeconfig"
 	e, err := elector.New(cfg)
@@ -158,6 +163,30 @@ func TestInvalidConfig(t *testing.T) {
 	defer e.Close()
 	if err := e.Start(); !errors.Is(err, &elector.Error{Code: elector.Connect}) || !strings.Contains(err.Error(), "/nonexistent/kubeconfig") {
 		t.Fatalf("Start with a missing kubeconfig: %v", err)
+	}
+}
+
+func err0() error {
+	_, err := elector.New(elector.Config{})
+	return err
+}
+
+func TestEventsAfterStopAreClosedAtOnce(t *testing.T) {
+	e, err := elector.New(elector.Config{LeaseName: "l", Identity: "i", Kubeconfig: "/nonexistent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Run(context.Background()); err == nil {
+		t.Fatal("Run with a missing kubeconfig succeeded")
+	}
+	select {
+	case _, open := <-e.Events():
+		if open {
+			t.Fatal("an event after stop")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Events() after stop is not closed")
 	}
 }
 

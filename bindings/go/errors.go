@@ -28,8 +28,10 @@ const (
 	Connect               Code = C.ELECTOR_ERR_CONNECT
 	AlreadyStarted        Code = C.ELECTOR_ERR_ALREADY_STARTED
 	Stopped               Code = C.ELECTOR_ERR_STOPPED
+	CallbackAlreadySet    Code = C.ELECTOR_ERR_CALLBACK_ALREADY_SET
 	Unhealthy             Code = C.ELECTOR_ERR_UNHEALTHY
 	InvalidArgument       Code = C.ELECTOR_ERR_INVALID_ARGUMENT
+	Internal              Code = C.ELECTOR_ERR_INTERNAL
 )
 
 // Error is a failed libelector call: its code and a message naming what was
@@ -45,7 +47,7 @@ func (e *Error) Error() string { return "elector: " + e.Message }
 // &elector.Error{Code: elector.InvalidTiming}) works.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	return ok && t != nil && e != nil && t.Code == e.Code
 }
 
 // call runs one C call and turns a failure into an *Error, reading its

@@ -119,6 +119,7 @@ type eventQueue struct {
 	pending []Event
 	wake    chan struct{}
 	out     chan Event
+	stopped bool // EventStopped was seen
 }
 
 func newEventQueue() *eventQueue {
@@ -128,6 +129,7 @@ func newEventQueue() *eventQueue {
 // push is called on the library's event thread: it must return at once.
 func (q *eventQueue) push(ev Event) {
 	q.mu.Lock()
+	q.stopped = q.stopped || ev.Kind == EventStopped
 	if q.out == nil {
 		// Nobody subscribed: events are optional.
 		q.mu.Unlock()
@@ -146,7 +148,11 @@ func (q *eventQueue) subscribe() <-chan Event {
 	defer q.mu.Unlock()
 	if q.out == nil {
 		q.out = make(chan Event)
-		go q.pump()
+		if q.stopped {
+			close(q.out) // nothing will follow
+		} else {
+			go q.pump()
+		}
 	}
 	return q.out
 }

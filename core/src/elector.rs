@@ -109,7 +109,7 @@ impl Elector {
     /// taken once, and not together with [`on_event`](Self::on_event).
     pub fn events(&self) -> Result<EventStream, Error> {
         Ok(EventStream {
-            receiver: self.inner.take_receiver()?,
+            receiver: take_receiver(&mut self.inner.lifecycle.lock().unwrap())?,
         })
     }
 
@@ -126,7 +126,11 @@ impl Elector {
     where
         F: FnMut(Event) + Send + 'static,
     {
-        let mut receiver = self.inner.take_receiver()?;
+        // Taking the receiver and registering the dispatcher happen under
+        // the lifecycle lock, so a concurrent stop() either refuses this
+        // registration or waits for the dispatcher it registered.
+        let mut lifecycle = self.inner.lifecycle.lock().unwrap();
+        let mut receiver = take_receiver(&mut lifecycle)?;
         let (done, finished) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("elector-events".into())
@@ -144,6 +148,7 @@ impl Elector {
             thread: thread.thread().id(),
             finished,
         });
+        drop(lifecycle);
         Ok(())
     }
 
@@ -228,13 +233,6 @@ impl Elector {
 }
 
 impl Inner {
-    fn take_receiver(&self) -> Result<mpsc::UnboundedReceiver<Event>, Error> {
-        match &mut *self.lifecycle.lock().unwrap() {
-            Lifecycle::Created { receiver, .. } => receiver.take().ok_or(Error::EventsTaken),
-            _ => Err(Error::EventsTaken),
-        }
-    }
-
     /// Runs on the elector runtime.
     async fn start(&self) -> Result<(), Error> {
         if !matches!(*self.lifecycle.lock().unwrap(), Lifecycle::Created { .. }) {
@@ -320,6 +318,13 @@ impl Inner {
     }
 }
 
+fn take_receiver(lifecycle: &mut Lifecycle) -> Result<mpsc::UnboundedReceiver<Event>, Error> {
+    match lifecycle {
+        Lifecycle::Created { receiver, .. } => receiver.take().ok_or(Error::EventsTaken),
+        _ => Err(Error::EventsTaken),
+    }
+}
+
 fn not_startable(lifecycle: &Lifecycle) -> Error {
     match lifecycle {
         Lifecycle::Created { .. } => Error::AlreadyStarted,
@@ -332,7 +337,8 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The last handle is gone: stop the engine rather than leak it. (A
         // leader that is dropped without stop() still emits Lost and releases.)
-        if let Lifecycle::Running { cancel, .. } = &*self.lifecycle.lock().unwrap() {
+        let lifecycle = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
+        if let Lifecycle::Running { cancel, .. } = &*lifecycle {
             cancel.cancel();
         }
     }

@@ -100,7 +100,8 @@ pub(crate) unsafe fn opt_str_arg<'a>(
 }
 
 /// Copies `value` and a NUL into `buf` (`len` bytes) and its length into
-/// `*out_n`; nothing is written unless it fits.
+/// `*out_n`; nothing is written unless it fits. A failure here does not
+/// replace the thread's last error details, so the caller can retry.
 ///
 /// # Safety
 /// `buf` is NULL or writable for `len` bytes; `out_n` is NULL or writable.
@@ -111,16 +112,10 @@ pub(crate) unsafe fn copy_out(
     out_n: *mut usize,
 ) -> elector_result {
     if buf.is_null() || out_n.is_null() {
-        return fail(
-            elector_result::ELECTOR_ERR_NULL_PARAMETER,
-            "buf and out_n must not be NULL",
-        );
+        return elector_result::ELECTOR_ERR_NULL_PARAMETER;
     }
     if value.len() >= len {
-        return fail(
-            elector_result::ELECTOR_ERR_BUFFER_TOO_SMALL,
-            format!("the buffer needs {} bytes, has {len}", value.len() + 1),
-        );
+        return elector_result::ELECTOR_ERR_BUFFER_TOO_SMALL;
     }
     // SAFETY: `buf` holds at least `value.len() + 1` bytes, and `out_n` is
     // writable, as the caller promises; the regions cannot overlap `value`.

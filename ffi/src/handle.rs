@@ -2,8 +2,7 @@
 //! read what it knows.
 
 use std::ffi::{c_char, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Once;
 use std::time::Duration;
 
 use crate::boundary::{arg, arg_mut, copy_out, ffi_boundary, ffi_boundary_or, try_ffi};
@@ -22,25 +21,29 @@ pub struct elector {
 /// Receives every event of one elector, in order, one at a time, on a
 /// dedicated thread of the library (never the thread that called
 /// elector_start, never concurrently). `event` and its strings are valid only
-/// until the callback returns: copy what you keep. Return promptly: later
-/// events wait. The callback may call any function on its elector, including
-/// elector_stop and elector_free (see there).
+/// on that thread until the callback returns: copy what you keep. Return
+/// promptly: later events wait. The callback must return normally (no C++
+/// exception or longjmp out of it). Ignore event kinds you do not know: new
+/// ones may be added. The callback may call any function on its own elector,
+/// elector_stop and elector_free included (see there), but must not wait for
+/// another elector's callback (A's callback stopping B while B's stops A
+/// deadlocks).
 pub type elector_event_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const elector_event)>;
 
-/// Releases the callback's userdata; called exactly once, on the callback
+/// Releases the callback's userdata. Called exactly once: on the callback
 /// thread after the last event (ELECTOR_EVENT_STOPPED), before the
-/// elector_stop or elector_free that ends the elector returns.
+/// elector_stop or elector_free that ends the elector returns (when that call
+/// is made from the callback itself: after the callback returns); or, when
+/// elector_set_callback fails, before it returns.
 pub type elector_userdata_free = Option<unsafe extern "C" fn(userdata: *mut c_void)>;
 
-/// The callback and its userdata, owned by the dispatcher thread.
+/// The callback and its userdata, owned by the dispatcher thread (or dropped
+/// at once when registration fails): either way freed exactly once.
 struct Subscriber {
     callback: unsafe extern "C" fn(*mut c_void, *const elector_event),
     userdata: *mut c_void,
     userdata_free: elector_userdata_free,
-    /// Set once registration succeeded: a failed registration leaves the
-    /// userdata to the caller.
-    owned: Arc<AtomicBool>,
 }
 
 // SAFETY: the userdata pointer is only ever used on the dispatcher thread,
@@ -57,10 +60,7 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        if let Some(free) = self
-            .userdata_free
-            .filter(|_| self.owned.load(Ordering::Acquire))
-        {
+        if let Some(free) = self.userdata_free {
             // SAFETY: the caller's function for its own userdata, called once.
             unsafe { free(self.userdata) };
         }
@@ -105,8 +105,11 @@ pub unsafe extern "C" fn elector_new(
 
 /// Registers the one event callback, before elector_start. `userdata` is
 /// passed to every call; `userdata_free` (may be NULL) is called exactly once
-/// when no event can follow. On failure neither is ever called: the caller
-/// keeps ownership of `userdata`.
+/// when no event can follow. Ownership of `userdata` passes to the library
+/// whatever the result: when registration fails (a NULL elector or callback,
+/// or ELECTOR_ERR_CALLBACK_ALREADY_SET after a callback was set or the
+/// elector started), `userdata_free` is called before this returns and the
+/// callback never is.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_set_callback(
     elector: *const elector,
@@ -114,7 +117,13 @@ pub unsafe extern "C" fn elector_set_callback(
     userdata: *mut c_void,
     userdata_free: elector_userdata_free,
 ) -> elector_result {
-    ffi_boundary(|| {
+    // Outside the boundary's closure so that it is freed on every path,
+    // a panic included.
+    let guard = FreeOnDrop {
+        userdata,
+        userdata_free,
+    };
+    ffi_boundary(move || {
         // SAFETY: NULL or a live elector, as documented.
         let elector = try_ffi!(unsafe { arg(elector, "elector") });
         let Some(callback) = callback else {
@@ -123,24 +132,46 @@ pub unsafe extern "C" fn elector_set_callback(
                 "callback must not be NULL",
             );
         };
-        let owned = Arc::new(AtomicBool::new(false));
-        let subscriber = Subscriber {
-            callback,
-            userdata,
-            userdata_free,
-            owned: owned.clone(),
-        };
-        let registered = elector
+        let subscriber = guard.into_subscriber(callback);
+        // On failure the closure, and with it the subscriber, is dropped
+        // inside on_event: userdata_free runs before we return.
+        match elector
             .inner
-            .on_event(move |event| subscriber.deliver(&elector_event::from_core(&event)));
-        match registered {
-            Ok(()) => {
-                owned.store(true, Ordering::Release);
-                elector_result::ELECTOR_OK
-            }
+            .on_event(move |event| subscriber.deliver(&elector_event::from_core(&event)))
+        {
+            Ok(()) => elector_result::ELECTOR_OK,
             Err(err) => elector_error(&err),
         }
     })
+}
+
+/// Userdata not yet handed to a subscriber: freed if the call fails early.
+struct FreeOnDrop {
+    userdata: *mut c_void,
+    userdata_free: elector_userdata_free,
+}
+
+impl FreeOnDrop {
+    fn into_subscriber(
+        self,
+        callback: unsafe extern "C" fn(*mut c_void, *const elector_event),
+    ) -> Subscriber {
+        let this = std::mem::ManuallyDrop::new(self);
+        Subscriber {
+            callback,
+            userdata: this.userdata,
+            userdata_free: this.userdata_free,
+        }
+    }
+}
+
+impl Drop for FreeOnDrop {
+    fn drop(&mut self) {
+        if let Some(free) = self.userdata_free {
+            // SAFETY: the caller's function for its own userdata, called once.
+            unsafe { free(self.userdata) };
+        }
+    }
 }
 
 /// Connects and starts campaigning; returns once the engine runs (the outcome
@@ -176,9 +207,11 @@ pub unsafe extern "C" fn elector_stop(elector: *const elector) -> elector_result
     })
 }
 
-/// Stops the elector (as elector_stop) and frees it. NULL is a no-op. From
-/// inside the callback: allowed; the remaining events are still delivered
-/// after the callback returns, and must not use the freed elector.
+/// Stops the elector (as elector_stop) and frees it. NULL is a no-op. No
+/// other call on this elector may be running or follow, on any thread. From
+/// inside the callback: allowed under that rule; the remaining events are
+/// still delivered after the callback returns, and must not use the freed
+/// elector.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_free(elector: *mut elector) {
     if elector.is_null() {
@@ -187,8 +220,10 @@ pub unsafe extern "C" fn elector_free(elector: *mut elector) {
     // SAFETY: from elector_new, not freed before, and not in use by another
     // call, as documented.
     let elector = unsafe { Box::from_raw(elector) };
-    ffi_boundary_or((), || elector.inner.stop_blocking());
-    drop(elector);
+    ffi_boundary_or((), move || {
+        elector.inner.stop_blocking();
+        drop(elector);
+    });
 }
 
 /// Whether this process leads now: it holds the lease and its renew deadline

@@ -17,6 +17,8 @@ pub enum elector_result {
     ELECTOR_ERR_INVALID_UTF8 = 2,
     /// A Rust panic was caught at the boundary (a bug in libelector).
     ELECTOR_ERR_PANIC = 3,
+    /// An engine error this version of the ABI has no code for yet.
+    ELECTOR_ERR_INTERNAL = 4,
     /// The namespace is not a DNS label.
     ELECTOR_ERR_INVALID_NAMESPACE = 100,
     /// The lease name is not a DNS subdomain.
@@ -61,6 +63,7 @@ impl elector_result {
             ELECTOR_ERR_NULL_PARAMETER => "a required pointer argument was NULL",
             ELECTOR_ERR_INVALID_UTF8 => "a string argument was not valid UTF-8",
             ELECTOR_ERR_PANIC => "internal error: a panic was caught in libelector",
+            ELECTOR_ERR_INTERNAL => "internal error",
             ELECTOR_ERR_INVALID_NAMESPACE => "invalid namespace: must be a DNS label",
             ELECTOR_ERR_INVALID_LEASE_NAME => "invalid lease_name: must be a DNS subdomain",
             ELECTOR_ERR_INVALID_IDENTITY => "invalid identity: must not be empty",
@@ -91,7 +94,8 @@ thread_local! {
 /// Records `message` as the details of a failure with `code` on this thread,
 /// and returns `code`.
 pub(crate) fn fail(code: elector_result, message: impl Into<String>) -> elector_result {
-    LAST_ERROR.with(|last| *last.borrow_mut() = Some((code, message.into())));
+    // try_with: during thread teardown the details are dropped, not a panic.
+    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = Some((code, message.into())));
     code
 }
 
@@ -101,7 +105,9 @@ pub(crate) fn fail(code: elector_result, message: impl Into<String>) -> elector_
 /// ("invalid lease_duration: must be greater than renew_deadline (10s <= 10s)").
 ///
 /// Returns ELECTOR_ERR_BUFFER_TOO_SMALL when `len` cannot hold the message
-/// and its NUL. Thread-safe (details are per thread).
+/// and its NUL; the details are kept, so a retry with a larger buffer (1024
+/// bytes always suffice for configuration errors) gets them. Thread-safe
+/// (details are per thread).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_error_message(
     result: u32,
@@ -110,12 +116,16 @@ pub unsafe extern "C" fn elector_error_message(
     out_n: *mut usize,
 ) -> elector_result {
     ffi_boundary(|| {
-        let message = LAST_ERROR.with(|last| match &*last.borrow() {
-            Some((code, details)) if *code as u32 == result => details.clone(),
-            _ => match from_u32(result) {
-                Some(code) => code.description().to_string(),
-                None => format!("unknown result code {result}"),
-            },
+        let details = LAST_ERROR
+            .try_with(|last| match &*last.borrow() {
+                Some((code, details)) if *code as u32 == result => Some(details.clone()),
+                _ => None,
+            })
+            .ok()
+            .flatten();
+        let message = details.unwrap_or_else(|| match from_u32(result) {
+            Some(code) => code.description().to_string(),
+            None => format!("unknown result code {result}"),
         });
         // SAFETY: the caller passes a writable buffer of `len` bytes and a
         // writable `out_n`, as documented.
@@ -129,6 +139,7 @@ fn from_u32(value: u32) -> Option<elector_result> {
         ELECTOR_ERR_NULL_PARAMETER,
         ELECTOR_ERR_INVALID_UTF8,
         ELECTOR_ERR_PANIC,
+        ELECTOR_ERR_INTERNAL,
         ELECTOR_ERR_INVALID_NAMESPACE,
         ELECTOR_ERR_INVALID_LEASE_NAME,
         ELECTOR_ERR_INVALID_IDENTITY,
@@ -172,7 +183,7 @@ pub(crate) fn elector_error(err: &elector_core::Error) -> elector_result {
         Error::AlreadyStarted => ELECTOR_ERR_ALREADY_STARTED,
         Error::Stopped => ELECTOR_ERR_STOPPED,
         Error::EventsTaken => ELECTOR_ERR_CALLBACK_ALREADY_SET,
-        _ => ELECTOR_ERR_PANIC,
+        _ => ELECTOR_ERR_INTERNAL,
     };
     fail(code, err.to_string())
 }

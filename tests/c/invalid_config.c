@@ -44,9 +44,11 @@ static void never_called(void *userdata, const elector_event *event) {
   abort();
 }
 
-static void never_freed(void *userdata) {
+/* Ownership of userdata passes on every elector_set_callback, failures too. */
+static atomic_int freed_on_failure;
+static void count_free(void *userdata) {
   (void)userdata;
-  abort();
+  atomic_fetch_add(&freed_on_failure, 1);
 }
 
 int main(void) {
@@ -130,22 +132,31 @@ int main(void) {
   c = test_config(lease, "c-misuse");
   CHECK_OK(elector_new(c, &e));
   elector_config_free(c);
-  expect("NULL callback", elector_set_callback(e, NULL, NULL, NULL), ELECTOR_ERR_NULL_PARAMETER,
-         "callback");
+  expect("NULL callback", elector_set_callback(e, NULL, NULL, count_free),
+         ELECTOR_ERR_NULL_PARAMETER, "callback");
+  CHECK(atomic_load(&freed_on_failure) == 1);
   CHECK_OK(elector_start(e));
   expect("start twice", elector_start(e), ELECTOR_ERR_ALREADY_STARTED, "already started");
-  /* Too late for a callback: refused, and its userdata is left alone. */
-  expect("callback after start", elector_set_callback(e, never_called, NULL, never_freed),
+  /* Too late for a callback: refused, its userdata freed, never called. */
+  expect("callback after start", elector_set_callback(e, never_called, NULL, count_free),
          ELECTOR_ERR_CALLBACK_ALREADY_SET, "events");
+  CHECK(atomic_load(&freed_on_failure) == 2);
   CHECK_OK(elector_stop(e));
   CHECK_OK(elector_stop(e));
   expect("start after stop", elector_start(e), ELECTOR_ERR_STOPPED, "stopped");
   elector_free(e);
 
+  /* A too-small buffer keeps the details for a retry. */
+  c = valid();
+  CHECK_OK(elector_config_set_namespace(c, "Bad_Namespace"));
+  CHECK(elector_new(c, &e) == ELECTOR_ERR_INVALID_NAMESPACE);
+  elector_config_free(c);
   char tiny[4];
   size_t n = 0;
-  CHECK(elector_error_message(ELECTOR_ERR_PANIC, tiny, sizeof tiny, &n) ==
+  CHECK(elector_error_message(ELECTOR_ERR_INVALID_NAMESPACE, tiny, sizeof tiny, &n) ==
         ELECTOR_ERR_BUFFER_TOO_SMALL);
+  expect("details kept after a too-small buffer", ELECTOR_ERR_INVALID_NAMESPACE,
+         ELECTOR_ERR_INVALID_NAMESPACE, "Bad_Namespace");
   char version[32];
   snprintf(version, sizeof version, "%d.%d.%d", ELECTOR_VERSION_MAJOR, ELECTOR_VERSION_MINOR,
            ELECTOR_VERSION_PATCH);
