@@ -283,15 +283,18 @@ impl Engine {
             let mut status = self.status();
             status.leading_until = Some(sent_at + self.config.renew_deadline);
             status.renewed_at = Some(sent_at);
-            status.term = Some(term);
-            status.lease = Some(lease.clone());
         }
+        // The handle's state (leader, term, lease) is current before the
+        // host hears of the acquisition; the leader change follows it.
+        let leader_changed = self.note(lease.clone(), sent_at);
         self.emit(Event::Acquired {
-            lease: lease.clone(),
+            lease,
             identity: self.config.identity.clone(),
             term,
         });
-        self.observe(lease, sent_at);
+        if let Some(event) = leader_changed {
+            self.emit(event);
+        }
     }
 
     /// Renews until leadership ends; always ends by emitting `Lost`.
@@ -530,6 +533,13 @@ impl Engine {
     /// Folds a seen lease into what this elector knows, and tells the host
     /// when the holder changed.
     fn observe(&mut self, lease: Lease, now: Instant) {
+        if let Some(event) = self.note(lease, now) {
+            self.emit(event);
+        }
+    }
+
+    /// `observe`, returning the leader change to tell instead of telling it.
+    fn note(&mut self, lease: Lease, now: Instant) -> Option<Event> {
         let record = Record::of(&lease);
         self.last_transitions = Some(record.transitions);
         let changed = {
@@ -540,17 +550,18 @@ impl Engine {
             status.lease = Some(lease.clone());
             changed
         };
-        if changed {
+        let event = changed.then(|| {
             match &record.holder {
                 Some(holder) => info!(leader = %holder, "leader changed"),
                 None => info!("lease is free"),
             }
-            self.emit(Event::LeaderChanged {
+            Event::LeaderChanged {
                 lease: Some(lease.clone()),
                 leader: record.holder,
-            });
-        }
+            }
+        });
         self.knowledge.observe(lease, now);
+        event
     }
 
     fn forget_lease(&mut self) {

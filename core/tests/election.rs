@@ -93,6 +93,14 @@ async fn a_release_hands_over_promptly_through_the_watch() {
         matches!(e, Event::LeaderChanged { .. })
     })
     .await;
+    // Its watch is open (it is opened right after the first read).
+    timeout(Duration::from_secs(5), async {
+        while b.elector.stats().watches == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the standby opened no watch");
     let gets_before = b.elector.stats().gets;
 
     let stopped_at = Instant::now();
