@@ -21,7 +21,7 @@ use kube::{Client, Config};
 pub enum User {
     /// Group `system:masters`.
     Admin,
-    /// Only the `leader-election` Role (leases) in namespace `default` and in
+    /// Only the `lease-manager` Role (leases) in namespace `default` and in
     /// namespaces made by [`TestEnv::with_namespace`].
     Elector,
     /// Authenticated, no rights.

@@ -1,0 +1,81 @@
+import {EventEmitter} from 'node:events'
+
+/** Events an elector emits. */
+export declare const EVENTS: Readonly<{
+  LEADERSHIP_ACQUIRED: 'leadership_acquired'
+  LEADERSHIP_LOST: 'leadership_lost'
+  LEASE_RENEWED: 'lease_renewed'
+  LEADER_CHANGED: 'leader_changed'
+  ERROR: 'error'
+}>
+
+/** The abstract-logging interface (pino works). */
+export interface Logger {
+  trace(...args: unknown[]): void
+  debug(...args: unknown[]): void
+  info(...args: unknown[]): void
+  warn(...args: unknown[]): void
+  error(...args: unknown[]): void
+  fatal(...args: unknown[]): void
+  child?(bindings: Record<string, unknown>): Logger
+}
+
+export interface ElectorOptions {
+  /** Stop on SIGINT/SIGTERM (the signal then exits as it would have). Default true. */
+  auto_close?: boolean
+  /** Unique among the candidates. Default `elector-<hostname>-<pid>`. */
+  identity?: string
+  /** Lease duration in whole seconds. Default 20. */
+  lease_duration_sec?: number
+  /** Default `nodejs-leader-election`. */
+  lease_name?: string
+  log?: Logger
+  /** Default `default`. */
+  namespace?: string
+  /** How often the leader renews, in milliseconds. Default 10000. */
+  renew_interval_ms?: number
+  /** start() resolves once the election's outcome is known. Default false. */
+  wait_for_leadership?: boolean
+  /** stop() releases the lease so a standby takes over at once. Default true. */
+  release_on_stop?: boolean
+}
+
+export interface AcquiredEvent { lease: string; term: number }
+export interface RenewedEvent { lease: string; renew_time: string }
+export interface LostEvent {
+  lease: string
+  reason: 'stopped' | 'renew_deadline_exceeded' | 'taken_over' | 'deleted'
+  holder: string | null
+}
+export interface LeaderChangedEvent { lease: string; leader: string | null }
+export interface ElectorError extends Error {
+  kind: 'unauthorized' | 'forbidden' | 'timeout' | 'unavailable' | 'invalid'
+}
+
+export declare class Elector extends EventEmitter {
+  constructor(options?: ElectorOptions)
+  static readonly EVENTS: typeof EVENTS
+  readonly EVENTS: typeof EVENTS
+  /** Whether this elector leads now. */
+  readonly current_leader: boolean
+  readonly lease_name: string
+  readonly identity: string
+  readonly namespace: string
+  /** The observed leader's identity, or null. */
+  readonly leader: string | null
+  /** The lease's leaseTransitions: the leader's fencing token. */
+  readonly term: number | null
+  log: Logger
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** The lease as last observed, in Kubernetes JSON shape. */
+  getLease(): Record<string, unknown> | null
+  stats(): Record<string, number>
+
+  on(event: 'leadership_acquired', listener: (event: AcquiredEvent) => void): this
+  on(event: 'lease_renewed', listener: (event: RenewedEvent) => void): this
+  on(event: 'leadership_lost', listener: (event: LostEvent) => void): this
+  on(event: 'leader_changed', listener: (event: LeaderChangedEvent) => void): this
+  on(event: 'error', listener: (error: ElectorError) => void): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+}

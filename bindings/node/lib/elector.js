@@ -1,0 +1,352 @@
+'use strict'
+
+const os = require('node:os')
+const path = require('node:path')
+const {EventEmitter} = require('node:events')
+
+/**
+ * Events an elector emits. The first three are the names of
+ * @codedependant/kubernetes-leader-election; the others are additions.
+ */
+const EVENTS = Object.freeze({
+  LEADERSHIP_ACQUIRED: 'leadership_acquired'
+, LEADERSHIP_LOST: 'leadership_lost'
+, LEASE_RENEWED: 'lease_renewed'
+, LEADER_CHANGED: 'leader_changed'
+, ERROR: 'error'
+})
+
+const JITTER_FACTOR = 1.2
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal']
+
+let native = null
+function loadNative() {
+  if (!native) native = require(path.join(__dirname, '..', 'native', 'elector.node'))
+  return native
+}
+
+// The engine's log lines, routed to the logger of the elector they name.
+const loggers = new Map()
+const loggerKey = (namespace, lease_name, identity) => `${namespace}/${lease_name}|${identity}`
+let log_sink_installed = false
+
+function routeLog(json) {
+  const line = JSON.parse(json)
+  const log = loggers.get(`${line.lease}|${line.identity}`)
+  if (!log) return
+  log[line.level]({...line.fields, target: line.target}, line.message)
+}
+
+function installLogSink() {
+  if (log_sink_installed) return
+  log_sink_installed = true
+  loadNative().setLogSink(routeLog)
+}
+
+function invalidType(name, expected, value) {
+  const err = new TypeError(`The "${name}" option must be ${expected}; received ${typeof value} ${JSON.stringify(value)}`)
+  err.code = 'ERR_INVALID_ARG_TYPE'
+  return err
+}
+
+function invalidValue(name, message) {
+  const err = new RangeError(`The "${name}" option is invalid: ${message}`)
+  err.code = 'ERR_INVALID_ARG_VALUE'
+  return err
+}
+
+function checkType(name, value, expected) {
+  if (expected === 'boolean' && typeof value !== 'boolean') throw invalidType(name, 'a boolean', value)
+  if (expected === 'string' && typeof value !== 'string') throw invalidType(name, 'a string', value)
+  if (expected === 'number' && (typeof value !== 'number' || !Number.isFinite(value))) {
+    throw invalidType(name, 'a finite number', value)
+  }
+}
+
+/**
+ * The engine's timings from the package's options: the leader renews every
+ * renew_interval_ms (the retry period) and the lease lasts
+ * lease_duration_sec. The renew deadline sits halfway between the shortest
+ * the rule allows (1.2 x the retry period) and the lease duration.
+ */
+function timings(renew_interval_ms, lease_duration_sec) {
+  if (!Number.isInteger(lease_duration_sec) || lease_duration_sec < 1) {
+    throw invalidValue('lease_duration_sec', `must be a whole number of seconds, at least 1; received ${lease_duration_sec}`)
+  }
+  if (!Number.isInteger(renew_interval_ms) || renew_interval_ms < 1) {
+    throw invalidValue('renew_interval_ms', `must be a whole number of milliseconds, at least 1; received ${renew_interval_ms}`)
+  }
+  const lease_ms = lease_duration_sec * 1000
+  const min_deadline_ms = JITTER_FACTOR * renew_interval_ms
+  const renew_deadline_ms = Math.floor((lease_ms + min_deadline_ms) / 2)
+  if (!(renew_deadline_ms > min_deadline_ms && renew_deadline_ms < lease_ms)) {
+    throw invalidValue(
+      'lease_duration_sec'
+    , `must exceed 1.2 x renew_interval_ms with room for a renew deadline between them `
+      + `(lease_duration_sec=${lease_duration_sec}, renew_interval_ms=${renew_interval_ms})`
+    )
+  }
+  return {lease_duration_ms: lease_ms, renew_deadline_ms, retry_period_ms: renew_interval_ms}
+}
+
+/** A logger that drops everything (the abstract-logging interface). */
+const silent = Object.fromEntries(LOG_LEVELS.map((level) => [level, () => {}]))
+
+/**
+ * An elector for one Kubernetes Lease: among all electors sharing the lease,
+ * exactly one leads. Drop-in for @codedependant/kubernetes-leader-election's
+ * Elector, on the elector Rust engine.
+ */
+class Elector extends EventEmitter {
+  #native = null
+  #identity
+  #lease_name
+  #namespace
+  #options
+  #leading = false
+  #started = false
+  #stopping = null
+  #stopped_event = null
+  #signal_handlers = null
+  #local
+  #log_key = null
+
+  constructor({
+    auto_close = true
+  , identity = `elector-${os.hostname()}-${process.pid}`
+  , lease_duration_sec = 20
+  , lease_name = 'nodejs-leader-election'
+  , log = silent
+  , namespace = 'default'
+  , renew_interval_ms = 10000
+  , wait_for_leadership = false
+  , release_on_stop = true
+  } = {}) {
+    super()
+    checkType('auto_close', auto_close, 'boolean')
+    checkType('identity', identity, 'string')
+    checkType('lease_duration_sec', lease_duration_sec, 'number')
+    checkType('lease_name', lease_name, 'string')
+    checkType('namespace', namespace, 'string')
+    checkType('renew_interval_ms', renew_interval_ms, 'number')
+    checkType('wait_for_leadership', wait_for_leadership, 'boolean')
+    checkType('release_on_stop', release_on_stop, 'boolean')
+    if (log === null || typeof log !== 'object' || LOG_LEVELS.some((l) => typeof log[l] !== 'function')) {
+      throw invalidType('log', `an abstract-logging logger (${LOG_LEVELS.join(', ')})`, log)
+    }
+
+    this.#identity = identity
+    this.#lease_name = lease_name
+    this.#namespace = namespace
+    this.log = typeof log.child === 'function'
+      ? log.child({module: 'kubernetes-leader-election', identity, lease: lease_name})
+      : log
+    this.#options = {auto_close, wait_for_leadership}
+    // Without KUBERNETES_SERVICE_HOST this is not in a cluster: lead without
+    // any API call (local development), as the original package does.
+    this.#local = !process.env.KUBERNETES_SERVICE_HOST
+
+    const timing = timings(renew_interval_ms, lease_duration_sec)
+    this.renew_interval_ms = renew_interval_ms
+    this.lease_duration_sec = lease_duration_sec
+    this.wait_for_leadership = wait_for_leadership
+    if (this.#local) return
+    this.#log_key = loggerKey(namespace, lease_name, identity)
+    try {
+      this.#native = new (loadNative().NativeElector)({
+        namespace
+      , leaseName: lease_name
+      , identity
+      , releaseOnStop: release_on_stop
+      , leaseDurationMs: timing.lease_duration_ms
+      , renewDeadlineMs: timing.renew_deadline_ms
+      , retryPeriodMs: timing.retry_period_ms
+      , kubeconfig: process.env.KUBECONFIG || undefined
+      })
+    } catch (err) {
+      throw configError(err)
+    }
+  }
+
+  static get EVENTS() { return EVENTS }
+  get EVENTS() { return EVENTS }
+
+  /** Whether this elector leads now. */
+  get current_leader() {
+    if (this.#local) return this.#leading
+    return this.#leading && this.#native.isLeader()
+  }
+  set current_leader(_) { readOnly('current_leader') }
+
+  get lease_name() { return this.#lease_name }
+  set lease_name(_) { readOnly('lease_name') }
+  get identity() { return this.#identity }
+  set identity(_) { readOnly('identity') }
+  get namespace() { return this.#namespace }
+  set namespace(_) { readOnly('namespace') }
+
+  /** The identity of the observed leader, or null. */
+  get leader() {
+    if (this.#local) return this.#leading ? this.#identity : null
+    return this.#native.leader() ?? null
+  }
+  set leader(_) { readOnly('leader') }
+
+  /** The lease's leaseTransitions as last observed: the leader's fencing token. */
+  get term() {
+    if (this.#local) return this.#leading ? 0 : null
+    return this.#native.term() ?? null
+  }
+  set term(_) { readOnly('term') }
+
+  /** The lease as last observed, in Kubernetes JSON shape, or null. */
+  getLease() {
+    if (this.#local) return null
+    const json = this.#native.lease()
+    return json ? JSON.parse(json) : null
+  }
+
+  /** The engine's counters (API requests by verb, renewals, ...). */
+  stats() {
+    if (this.#local) return {}
+    return JSON.parse(this.#native.stats())
+  }
+
+  /**
+   * Starts campaigning. Resolves once the engine runs, or with
+   * wait_for_leadership once the election's outcome is known (this elector
+   * or another leads).
+   */
+  async start() {
+    if (this.#started) throw new Error('elector already started')
+    this.#started = true
+    if (this.#options.auto_close) this.#handleSignals()
+    if (this.#local) {
+      this.#leading = true
+      setImmediate(() => this.emit(EVENTS.LEADERSHIP_ACQUIRED, {lease: this.#lease_name, term: 0}))
+      return
+    }
+    if (this.log !== silent) {
+      installLogSink()
+      loggers.set(this.#log_key, this.log)
+    }
+    const outcome = this.#options.wait_for_leadership ? this.#outcome() : null
+    let stopped
+    this.#stopped_event = new Promise((resolve) => { stopped = resolve })
+    try {
+      await this.#native.start((json) => this.#onEvent(JSON.parse(json), stopped))
+    } catch (err) {
+      // Nothing runs, but the event channel was opened: close it so the
+      // process is not kept alive, then report the connection error.
+      await this.#native.stop()
+      await this.#stopped_event
+      this.#removeSignalHandlers()
+      throw err
+    }
+    if (outcome) await outcome
+  }
+
+  /**
+   * Stops: if leading, emits leadership_lost and releases the lease so a
+   * standby takes over at once. Resolves when no further event will be
+   * emitted. Idempotent.
+   */
+  stop() {
+    if (!this.#stopping) this.#stopping = this.#stop()
+    return this.#stopping
+  }
+
+  async #stop() {
+    this.#removeSignalHandlers()
+    if (this.#local) {
+      if (this.#leading) {
+        this.#leading = false
+        this.emit(EVENTS.LEADERSHIP_LOST, {lease: this.#lease_name, reason: 'stopped'})
+      }
+      return
+    }
+    if (!this.#started) return
+    await this.#native.stop()
+    await this.#stopped_event
+    if (loggers.get(this.#log_key) === this.log) loggers.delete(this.#log_key)
+  }
+
+  #outcome() {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.off(EVENTS.LEADER_CHANGED, onChange)
+        this.off(EVENTS.LEADERSHIP_ACQUIRED, done)
+        resolve()
+      }
+      const onChange = ({leader}) => { if (leader) done() }
+      this.on(EVENTS.LEADER_CHANGED, onChange)
+      this.on(EVENTS.LEADERSHIP_ACQUIRED, done)
+    })
+  }
+
+  #onEvent(event, stopped) {
+    const lease = this.#lease_name
+    switch (event.kind) {
+      case 'acquired':
+        this.#leading = true
+        this.emit(EVENTS.LEADERSHIP_ACQUIRED, {lease, term: event.term})
+        break
+      case 'renewed':
+        this.emit(EVENTS.LEASE_RENEWED, {lease, renew_time: event.renew_time})
+        break
+      case 'lost':
+        this.#leading = false
+        this.emit(EVENTS.LEADERSHIP_LOST, {lease, reason: event.reason, holder: event.holder ?? null})
+        break
+      case 'leader_changed':
+        this.emit(EVENTS.LEADER_CHANGED, {lease, leader: event.leader ?? null})
+        break
+      case 'error': {
+        if (this.listenerCount(EVENTS.ERROR) > 0) {
+          const err = new Error(event.message)
+          err.kind = event.error_kind
+          this.emit(EVENTS.ERROR, err)
+        }
+        break
+      }
+      case 'stopped':
+        stopped()
+        break
+    }
+  }
+
+  // auto_close: stop on SIGINT/SIGTERM, then let the signal do what it would
+  // have done without us (exit) unless the application handles it itself.
+  #handleSignals() {
+    const handler = (signal) => {
+      this.stop().finally(() => {
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+      })
+    }
+    this.#signal_handlers = {SIGINT: handler, SIGTERM: handler}
+    for (const [signal, fn] of Object.entries(this.#signal_handlers)) process.once(signal, fn)
+  }
+
+  #removeSignalHandlers() {
+    if (!this.#signal_handlers) return
+    for (const [signal, fn] of Object.entries(this.#signal_handlers)) process.off(signal, fn)
+    this.#signal_handlers = null
+  }
+}
+
+function readOnly(name) {
+  throw new TypeError(`Cannot assign to read only property '${name}' of Elector`)
+}
+
+/** A configuration error from the engine, naming the option. */
+function configError(err) {
+  try {
+    const {field, message} = JSON.parse(err.message)
+    const option = {lease_name: 'lease_name', namespace: 'namespace', identity: 'identity'}[field] ?? field
+    return invalidValue(option, message)
+  } catch {
+    return err
+  }
+}
+
+module.exports = {Elector, EVENTS}

@@ -1,0 +1,226 @@
+//! The Node.js addon: a thin napi-rs layer over `elector-core`. The JS
+//! package (`index.js`) holds the API users see; this exposes the engine.
+//!
+//! Events leave the engine on its dispatcher thread and reach JavaScript
+//! through a threadsafe function, in order, on the main thread. The
+//! threadsafe function keeps the process alive while the elector runs and is
+//! released after the last event, so a stopped elector lets Node exit.
+
+mod log;
+
+use std::time::Duration;
+
+use elector_core::{Config, Connection, Elector, ErrorKind, Event, LostReason};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+use serde_json::{Value, json};
+
+/// Options as the JS layer passes them, already mapped to the engine's terms.
+#[napi(object)]
+pub struct NativeOptions {
+    pub namespace: String,
+    pub lease_name: String,
+    pub identity: String,
+    pub lease_duration_ms: u32,
+    pub renew_deadline_ms: u32,
+    pub retry_period_ms: u32,
+    pub release_on_stop: bool,
+    /// A kubeconfig path; absent: inferred (KUBECONFIG, then in-cluster).
+    pub kubeconfig: Option<String>,
+    pub context: Option<String>,
+}
+
+#[napi]
+pub struct NativeElector {
+    inner: Elector,
+}
+
+/// A configuration error: `field` and `rule` let the JS layer throw an
+/// error naming the option.
+fn config_error(err: elector_core::ConfigError) -> Error {
+    Error::new(
+        Status::InvalidArg,
+        json!({"field": err.field, "message": err.to_string()}).to_string(),
+    )
+}
+
+#[napi]
+impl NativeElector {
+    #[napi(constructor)]
+    pub fn new(options: NativeOptions) -> Result<Self> {
+        let ms = |v: u32| Duration::from_millis(u64::from(v));
+        let connection = match (options.kubeconfig, options.context) {
+            (None, None) => Connection::Infer,
+            (path, context) => Connection::Kubeconfig {
+                path: path.map(Into::into),
+                context,
+            },
+        };
+        let config = Config::builder(options.namespace, options.lease_name, options.identity)
+            .lease_duration(ms(options.lease_duration_ms))
+            .renew_deadline(ms(options.renew_deadline_ms))
+            .retry_period(ms(options.retry_period_ms))
+            .release_on_stop(options.release_on_stop)
+            .connection(connection)
+            .build()
+            .map_err(config_error)?;
+        Ok(NativeElector {
+            inner: Elector::new(config),
+        })
+    }
+
+    /// Registers `on_event` (called with each event as JSON, in order) and
+    /// starts campaigning.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn start(&self, on_event: Function<String, ()>) -> Result<AsyncTask<Start>> {
+        let deliver = on_event
+            .build_threadsafe_function::<String>()
+            .callee_handled::<false>()
+            .build()?;
+        self.inner
+            .on_event(move |event| {
+                deliver.call(
+                    event_json(&event).to_string(),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            })
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+        Ok(AsyncTask::new(Start {
+            elector: self.inner.clone(),
+        }))
+    }
+
+    /// Stops; resolves once the engine delivered its last event.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop(&self) -> AsyncTask<Stop> {
+        AsyncTask::new(Stop {
+            elector: self.inner.clone(),
+        })
+    }
+
+    #[napi]
+    pub fn is_leader(&self) -> bool {
+        self.inner.is_leader()
+    }
+
+    #[napi]
+    pub fn leader(&self) -> Option<String> {
+        self.inner.leader()
+    }
+
+    #[napi]
+    pub fn term(&self) -> Option<i32> {
+        self.inner.term()
+    }
+
+    /// The lease as last observed, as Kubernetes JSON.
+    #[napi]
+    pub fn lease(&self) -> Option<String> {
+        self.inner
+            .lease()
+            .and_then(|lease| serde_json::to_string(&lease).ok())
+    }
+
+    /// The engine's counters, as JSON.
+    #[napi]
+    pub fn stats(&self) -> String {
+        let s = self.inner.stats();
+        json!({
+            "gets": s.gets, "creates": s.creates, "updates": s.updates, "watches": s.watches,
+            "conflicts": s.conflicts, "acquisitions": s.acquisitions, "losses": s.losses,
+            "renewals": s.renewals, "failed_renewals": s.failed_renewals,
+            "watch_restarts": s.watch_restarts,
+        })
+        .to_string()
+    }
+}
+
+/// Forwards the engine's logs to `sink` (called with one JSON line per log
+/// record); once per process. Returns false when a sink was already set.
+#[napi]
+pub fn set_log_sink(sink: Function<String, ()>) -> Result<bool> {
+    log::install(sink)
+}
+
+pub struct Start {
+    elector: Elector,
+}
+
+impl Task for Start {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        self.elector
+            .start_blocking()
+            .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub struct Stop {
+    elector: Elector,
+}
+
+impl Task for Stop {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        self.elector.stop_blocking();
+        Ok(())
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+fn lost_reason(reason: &LostReason) -> (&'static str, Option<&str>) {
+    match reason {
+        LostReason::Stopped => ("stopped", None),
+        LostReason::RenewDeadlineExceeded => ("renew_deadline_exceeded", None),
+        LostReason::TakenOver { holder } => ("taken_over", holder.as_deref()),
+        LostReason::Deleted => ("deleted", None),
+        _ => ("unknown", None),
+    }
+}
+
+fn error_kind(kind: ErrorKind) -> &'static str {
+    kind.name()
+}
+
+/// One event as the JS layer reads it.
+fn event_json(event: &Event) -> Value {
+    let lease = |l: &elector_core::Lease| serde_json::to_value(l).unwrap_or(Value::Null);
+    match event {
+        Event::Acquired {
+            lease: l,
+            identity,
+            term,
+        } => json!({"kind": "acquired", "lease": lease(l), "identity": identity, "term": term}),
+        Event::Renewed {
+            lease: l,
+            renew_time,
+        } => json!({
+            "kind": "renewed", "lease": lease(l),
+            "renew_time": renew_time.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        }),
+        Event::Lost { lease: l, reason } => {
+            let (reason, holder) = lost_reason(reason);
+            json!({"kind": "lost", "lease": lease(l), "reason": reason, "holder": holder})
+        }
+        Event::LeaderChanged { lease: l, leader } => json!({
+            "kind": "leader_changed", "lease": l.as_ref().map(lease), "leader": leader,
+        }),
+        Event::Error { kind, message } => {
+            json!({"kind": "error", "error_kind": error_kind(*kind), "message": message})
+        }
+        Event::Stopped => json!({"kind": "stopped"}),
+        _ => json!({"kind": "unknown"}),
+    }
+}

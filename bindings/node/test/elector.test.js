@@ -1,0 +1,223 @@
+'use strict'
+
+const assert = require('node:assert/strict')
+const {test} = require('node:test')
+const {spawn} = require('node:child_process')
+const path = require('node:path')
+const {once} = require('node:events')
+const {setTimeout: sleep} = require('node:timers/promises')
+const {Elector, EVENTS} = require('..')
+const {FAST, uniqueLease, within, nextEvent, candidate} = require('./helpers.js')
+
+test('the README example of the original package runs unchanged but for the name', async () => {
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'readme-example.js')], {
+    env: {...process.env, POD_NAME: uniqueLease('readme')}
+  , stdio: ['ignore', 'pipe', 'inherit']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  await within(15000, (async () => {
+    while (!output.includes('Important work has been done')) await sleep(50)
+  })(), 'leadership in the README example')
+  child.kill('SIGTERM')
+  // onSignal stops the elector; nothing else keeps the process alive.
+  const [code] = await within(10000, once(child, 'exit'), 'exit after SIGTERM')
+  assert.equal(code, 0)
+  assert.match(output, /I'm not the leader. Nothing to do/) // the lost handler ran
+})
+
+test('two electors in one process: one leads, and hands over on stop', async () => {
+  const lease_name = uniqueLease('node-two')
+  const a = new Elector({...FAST, lease_name, identity: 'a'})
+  const b = new Elector({...FAST, lease_name, identity: 'b'})
+  const acquired = nextEvent(a, EVENTS.LEADERSHIP_ACQUIRED)
+  await a.start()
+  assert.deepEqual(await acquired, {lease: lease_name, term: 0})
+  assert.equal(a.current_leader, true)
+  await b.start()
+  const changed = await nextEvent(b, EVENTS.LEADER_CHANGED)
+  assert.equal(changed.leader, 'a')
+  assert.equal(b.current_leader, false)
+  assert.equal(b.leader, 'a')
+  assert.equal(a.getLease().spec.holderIdentity, 'a')
+  assert.equal(a.getLease().spec.leaseDurationSeconds, 3)
+
+  const lost = nextEvent(a, EVENTS.LEADERSHIP_LOST)
+  const b_acquired = nextEvent(b, EVENTS.LEADERSHIP_ACQUIRED)
+  const stopped_at = performance.now()
+  await a.stop()
+  assert.deepEqual(await lost, {lease: lease_name, reason: 'stopped', holder: null})
+  const {term} = await b_acquired
+  const handover = performance.now() - stopped_at
+  assert.ok(handover < 2500, `handover took ${handover} ms: it waited for expiry, not the release`)
+  assert.equal(term, 1)
+  assert.equal(b.term, 1)
+  assert.equal(a.current_leader, false)
+  await b.stop()
+})
+
+test('wait_for_leadership resolves start() once the outcome is known', async () => {
+  const lease_name = uniqueLease('node-wait')
+  const a = new Elector({...FAST, lease_name, identity: 'a', wait_for_leadership: true})
+  await a.start()
+  assert.equal(a.current_leader, true)
+  const b = new Elector({...FAST, lease_name, identity: 'b', wait_for_leadership: true})
+  await b.start()
+  assert.equal(b.leader, 'a')
+  await Promise.all([a.stop(), b.stop()])
+})
+
+test('no event is emitted after stop() resolves', async () => {
+  const a = new Elector({...FAST, lease_name: uniqueLease('node-quiet'), identity: 'a'})
+  const seen = []
+  for (const name of Object.values(EVENTS)) a.on(name, () => seen.push(name))
+  await a.start()
+  await nextEvent(a, EVENTS.LEASE_RENEWED)
+  await a.stop()
+  const at_stop = seen.length
+  assert.equal(seen.at(-1), EVENTS.LEADER_CHANGED) // the lease is free after release
+  assert.ok(seen.includes(EVENTS.LEADERSHIP_LOST))
+  await sleep(1500)
+  assert.equal(seen.length, at_stop)
+})
+
+test('properties are read-only', () => {
+  const a = new Elector({...FAST, lease_name: uniqueLease('node-ro'), identity: 'a'})
+  for (const name of ['current_leader', 'lease_name', 'identity', 'namespace', 'leader', 'term']) {
+    assert.throws(() => { a[name] = 'x' }, TypeError, name)
+  }
+  assert.equal(Elector.EVENTS, EVENTS)
+  assert.equal(a.EVENTS, EVENTS)
+  assert.equal(a.namespace, 'default')
+})
+
+test('invalid options throw, naming the option', () => {
+  const cases = [
+    [{lease_name: 42}, TypeError, /"lease_name" option must be a string/]
+  , [{identity: ''}, RangeError, /"identity" .*must not be empty/]
+  , [{namespace: 'Not_A_Label'}, RangeError, /"namespace" .*DNS label/]
+  , [{lease_name: '-bad'}, RangeError, /"lease_name" .*DNS subdomain/]
+  , [{renew_interval_ms: 10000, lease_duration_sec: 12}, RangeError, /"lease_duration_sec" .*1.2 x renew_interval_ms/]
+  , [{lease_duration_sec: 1.5}, RangeError, /"lease_duration_sec" .*whole number/]
+  , [{renew_interval_ms: 0}, RangeError, /"renew_interval_ms"/]
+  , [{renew_interval_ms: '1000'}, TypeError, /"renew_interval_ms" option must be a finite number/]
+  , [{auto_close: 'yes'}, TypeError, /"auto_close"/]
+  , [{log: {info() {}}}, TypeError, /"log" option must be an abstract-logging logger/]
+  ]
+  for (const [options, type, message] of cases) {
+    assert.throws(() => new Elector(options), (err) => err instanceof type && message.test(err.message), JSON.stringify(options))
+  }
+})
+
+test('the error event is emitted only when someone listens', async () => {
+  const a = new Elector({...FAST, lease_name: uniqueLease('node-err'), identity: 'a', namespace: 'no-such-namespace'})
+  const errors = []
+  a.on(EVENTS.ERROR, (err) => errors.push(err))
+  await a.start()
+  await within(5000, (async () => { while (!errors.length) await sleep(20) })(), 'an error event')
+  assert.equal(errors[0].kind, 'forbidden') // RBAC: elector has no rights there
+  assert.match(errors[0].message, /no-such-namespace/)
+  await a.stop()
+  // Without a listener the same errors do not throw.
+  const b = new Elector({...FAST, lease_name: uniqueLease('node-err'), identity: 'b', namespace: 'no-such-namespace'})
+  await b.start()
+  await sleep(1000)
+  await b.stop()
+})
+
+test('two processes: one leads; the leader killed with SIGKILL is replaced after the lease duration', async () => {
+  const lease = uniqueLease('node-procs')
+  const a = candidate(lease, 'proc-a', FAST)
+  await a.waitFor('acquired')
+  const b = candidate(lease, 'proc-b', FAST)
+  await b.waitFor('leader_changed')
+  assert.equal(b.events.some((e) => e.kind === 'acquired'), false)
+  const killed_at = performance.now()
+  a.kill('SIGKILL')
+  const acquired = await b.waitFor('acquired', 15000)
+  const waited = acquired.at - killed_at
+  // a renewed at most one renew interval before it died.
+  assert.ok(waited >= 3000 - 500, `took over after ${waited} ms, before the lease expired`)
+  b.kill('SIGTERM') // auto_close is off in FAST: SIGTERM's default action ends it
+  await b.exited
+})
+
+test('auto_close stops on SIGTERM, releasing the lease, and the signal still ends the process', async () => {
+  const lease = uniqueLease('node-auto')
+  const a = candidate(lease, 'auto-a', {...FAST, auto_close: true})
+  await a.waitFor('acquired')
+  const b = candidate(lease, 'auto-b', FAST)
+  await b.waitFor('leader_changed')
+  const signalled = performance.now()
+  a.kill('SIGTERM')
+  await a.waitFor('lost')
+  const [, signal] = await within(10000, a.exited, 'exit after SIGTERM')
+  assert.equal(signal, 'SIGTERM')
+  const acquired = await b.waitFor('acquired')
+  assert.ok(acquired.at - signalled < 2500, 'b waited for expiry: a did not release')
+  b.kill('SIGKILL')
+  await b.exited
+})
+
+test('without KUBERNETES_SERVICE_HOST it leads without any API call', async () => {
+  const child = spawn(process.execPath, ['-e', `
+    const {Elector, EVENTS} = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const e = new Elector({lease_name: 'local', auto_close: false})
+    e.on(EVENTS.LEADERSHIP_ACQUIRED, async (evt) => {
+      console.log(JSON.stringify({evt, leader: e.current_leader}))
+      await e.stop()
+    })
+    e.start()
+  `], {env: {...process.env, KUBERNETES_SERVICE_HOST: '', KUBECONFIG: '/nonexistent'}, stdio: ['ignore', 'pipe', 'inherit']})
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  const [code] = await within(10000, once(child, 'exit'), 'exit')
+  assert.equal(code, 0)
+  assert.deepEqual(JSON.parse(output), {evt: {lease: 'local', term: 0}, leader: true})
+})
+
+test('a mixed fleet with the original package never has two leaders, and ours takes over when it stops', async () => {
+  const lease = uniqueLease('node-mixed')
+  const original = candidate(lease, 'original', {lease_duration_sec: 3, renew_interval_ms: 1000}, 'original.js')
+  await original.waitFor('acquired', 15000)
+  const ours = new Elector({...FAST, lease_name: lease, identity: 'ours'})
+  let ours_led_early = false
+  const watcher = setInterval(() => { if (ours.current_leader) ours_led_early = true }, 20)
+  await ours.start()
+  await nextEvent(ours, EVENTS.LEADER_CHANGED)
+  assert.equal(ours.leader, 'original')
+  await sleep(4000) // longer than the lease: the original keeps renewing
+  clearInterval(watcher)
+  assert.equal(ours_led_early, false, 'ours led while the original held the lease')
+
+  const acquired = nextEvent(ours, EVENTS.LEADERSHIP_ACQUIRED, 10000)
+  const stopped_at = performance.now()
+  original.kill('SIGTERM')
+  await original.waitFor('stopped')
+  await acquired
+  assert.ok(performance.now() - stopped_at < 3000, 'ours waited for expiry after the release')
+  await original.exited
+  await ours.stop()
+})
+
+test('the engine logs reach the log option at the matching levels', async () => {
+  const lines = []
+  const logger = Object.fromEntries(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((level) => [
+    level, (fields, message) => lines.push({level, fields, message})
+  ]))
+  logger.child = () => logger
+  const lease_name = uniqueLease('node-log')
+  const a = new Elector({...FAST, lease_name, identity: 'logged', log: logger})
+  await a.start()
+  await nextEvent(a, EVENTS.LEASE_RENEWED)
+  await a.stop()
+  await sleep(100)
+  const acquired = lines.find((l) => l.message === 'acquired leadership')
+  assert.ok(acquired, JSON.stringify(lines))
+  assert.equal(acquired.level, 'info')
+  assert.equal(acquired.fields.term, 0)
+  assert.ok(lines.some((l) => l.level === 'debug' && l.message === 'renewed'))
+  assert.ok(lines.some((l) => l.level === 'info' && /lost leadership/.test(l.message)))
+  // Another elector's lines do not reach this logger.
+  assert.ok(lines.every((l) => !/node-other/.test(JSON.stringify(l))))
+})
