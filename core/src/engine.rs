@@ -506,7 +506,7 @@ impl Engine {
             Some(Ok(WatchEvent::Error(status))) => {
                 // 410 Gone: our version was compacted away. Start over from
                 // the current state, and read it in case it was deleted.
-                debug!(code = status.code, message = %status.message, "watch error; re-watching");
+                debug!(code = status.code, detail = %status.message, "watch error; re-watching");
                 bump(&self.shared.counters.watch_restarts);
                 if status.code == 410 {
                     watch.resource_version = None;
@@ -591,9 +591,9 @@ impl Engine {
             ApiError::NotFound => (ErrorKind::Invalid, "unexpected not found".to_string()),
         };
         if self.last_error == Some(kind) {
-            debug!(%kind, %message, "API error persists");
+            debug!(%kind, detail = %message, "API error persists");
         } else {
-            warn!(%kind, %message, "API error; retrying");
+            warn!(%kind, detail = %message, "API error; retrying");
         }
         self.last_error = Some(kind);
         self.emit(Event::Error { kind, message });

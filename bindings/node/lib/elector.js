@@ -34,7 +34,12 @@ function routeLog(json) {
   const line = JSON.parse(json)
   const log = loggers.get(`${line.lease}|${line.identity}`)
   if (!log) return
-  log[line.level]({...line.fields, target: line.target}, line.message)
+  try {
+    log[line.level]({...line.fields, target: line.target}, line.message)
+  } catch {
+    // A failing logger must not end the process (this runs outside any
+    // caller's try/catch).
+  }
 }
 
 function installLogSink() {
@@ -53,6 +58,12 @@ function invalidValue(name, message) {
   const err = new RangeError(`The "${name}" option is invalid: ${message}`)
   err.code = 'ERR_INVALID_ARG_VALUE'
   return err
+}
+
+/** Numbers given as strings (from the environment) are accepted, as before. */
+function numeric(value) {
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value)
+  return value
 }
 
 function checkType(name, value, expected) {
@@ -89,6 +100,30 @@ function timings(renew_interval_ms, lease_duration_sec) {
   return {lease_duration_ms: lease_ms, renew_deadline_ms, retry_period_ms: renew_interval_ms}
 }
 
+// auto_close: one handler per signal for all electors. It stops every
+// auto_close elector, then lets the signal do what it would have done
+// without us (end the process) unless the application listens to it too.
+const auto_closing = new Set()
+const SIGNALS = ['SIGINT', 'SIGTERM']
+
+function onSignal(signal) {
+  const others = process.listenerCount(signal) - 1
+  const electors = [...auto_closing]
+  for (const s of SIGNALS) process.off(s, onSignal)
+  Promise.allSettled(electors.map((e) => e.stop())).then(() => {
+    if (others === 0) process.kill(process.pid, signal)
+  })
+}
+
+function autoClose(elector, enable) {
+  if (enable) {
+    if (auto_closing.size === 0) for (const s of SIGNALS) process.on(s, onSignal)
+    auto_closing.add(elector)
+  } else if (auto_closing.delete(elector) && auto_closing.size === 0) {
+    for (const s of SIGNALS) process.off(s, onSignal)
+  }
+}
+
 /** A logger that drops everything (the abstract-logging interface). */
 const silent = Object.fromEntries(LOG_LEVELS.map((level) => [level, () => {}]))
 
@@ -107,14 +142,14 @@ class Elector extends EventEmitter {
   #started = false
   #stopping = null
   #stopped_event = null
-  #signal_handlers = null
+  #local_acquired = null
   #local
   #log_key = null
 
   constructor({
     auto_close = true
   , identity = `elector-${os.hostname()}-${process.pid}`
-  , lease_duration_sec = 20
+  , lease_duration_sec
   , lease_name = 'nodejs-leader-election'
   , log = silent
   , namespace = 'default'
@@ -123,17 +158,21 @@ class Elector extends EventEmitter {
   , release_on_stop = true
   } = {}) {
     super()
+    renew_interval_ms = numeric(renew_interval_ms)
+    checkType('renew_interval_ms', renew_interval_ms, 'number')
+    // The original's documented default: 20 s, or twice the renew interval.
+    lease_duration_sec = numeric(lease_duration_sec ?? Math.max(20, Math.ceil((2 * renew_interval_ms) / 1000)))
     checkType('auto_close', auto_close, 'boolean')
     checkType('identity', identity, 'string')
     checkType('lease_duration_sec', lease_duration_sec, 'number')
     checkType('lease_name', lease_name, 'string')
     checkType('namespace', namespace, 'string')
-    checkType('renew_interval_ms', renew_interval_ms, 'number')
     checkType('wait_for_leadership', wait_for_leadership, 'boolean')
     checkType('release_on_stop', release_on_stop, 'boolean')
-    if (log === null || typeof log !== 'object' || LOG_LEVELS.some((l) => typeof log[l] !== 'function')) {
-      throw invalidType('log', `an abstract-logging logger (${LOG_LEVELS.join(', ')})`, log)
+    if (log === null || typeof log !== 'object' || ['debug', 'info', 'warn', 'error'].some((l) => typeof log[l] !== 'function')) {
+      throw invalidType('log', `a logger with debug, info, warn and error methods (abstract-logging)`, log)
     }
+    if (typeof log.trace !== 'function' || typeof log.fatal !== 'function') log = withAllLevels(log)
 
     this.#identity = identity
     this.#lease_name = lease_name
@@ -161,7 +200,6 @@ class Elector extends EventEmitter {
       , leaseDurationMs: timing.lease_duration_ms
       , renewDeadlineMs: timing.renew_deadline_ms
       , retryPeriodMs: timing.retry_period_ms
-      , kubeconfig: process.env.KUBECONFIG || undefined
       })
     } catch (err) {
       throw configError(err)
@@ -218,21 +256,22 @@ class Elector extends EventEmitter {
    * or another leads).
    */
   async start() {
+    if (this.#stopping) throw new Error('elector is stopped; create a new one to run again')
     if (this.#started) throw new Error('elector already started')
     this.#started = true
-    if (this.#options.auto_close) this.#handleSignals()
+    if (this.#options.auto_close) autoClose(this, true)
     if (this.#local) {
       this.#leading = true
-      setImmediate(() => this.emit(EVENTS.LEADERSHIP_ACQUIRED, {lease: this.#lease_name, term: 0}))
+      this.#local_acquired = setImmediate(() => this.emit(EVENTS.LEADERSHIP_ACQUIRED, {lease: this.#lease_name, term: 0}))
       return
     }
     if (this.log !== silent) {
       installLogSink()
       loggers.set(this.#log_key, this.log)
     }
-    const outcome = this.#options.wait_for_leadership ? this.#outcome() : null
     let stopped
     this.#stopped_event = new Promise((resolve) => { stopped = resolve })
+    const outcome = this.#options.wait_for_leadership ? this.#outcome() : null
     try {
       await this.#native.start((json) => this.#onEvent(JSON.parse(json), stopped))
     } catch (err) {
@@ -240,7 +279,7 @@ class Elector extends EventEmitter {
       // process is not kept alive, then report the connection error.
       await this.#native.stop()
       await this.#stopped_event
-      this.#removeSignalHandlers()
+      autoClose(this, false)
       throw err
     }
     if (outcome) await outcome
@@ -257,7 +296,8 @@ class Elector extends EventEmitter {
   }
 
   async #stop() {
-    this.#removeSignalHandlers()
+    autoClose(this, false)
+    clearImmediate(this.#local_acquired)
     if (this.#local) {
       if (this.#leading) {
         this.#leading = false
@@ -279,8 +319,10 @@ class Elector extends EventEmitter {
         resolve()
       }
       const onChange = ({leader}) => { if (leader) done() }
-      this.on(EVENTS.LEADER_CHANGED, onChange)
-      this.on(EVENTS.LEADERSHIP_ACQUIRED, done)
+      // prepend: a user's listener that throws cannot keep start() pending.
+      this.prependListener(EVENTS.LEADER_CHANGED, onChange)
+      this.prependListener(EVENTS.LEADERSHIP_ACQUIRED, done)
+      this.#stopped_event.then(done)
     })
   }
 
@@ -314,24 +356,14 @@ class Elector extends EventEmitter {
         break
     }
   }
+}
 
-  // auto_close: stop on SIGINT/SIGTERM, then let the signal do what it would
-  // have done without us (exit) unless the application handles it itself.
-  #handleSignals() {
-    const handler = (signal) => {
-      this.stop().finally(() => {
-        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
-      })
-    }
-    this.#signal_handlers = {SIGINT: handler, SIGTERM: handler}
-    for (const [signal, fn] of Object.entries(this.#signal_handlers)) process.once(signal, fn)
-  }
-
-  #removeSignalHandlers() {
-    if (!this.#signal_handlers) return
-    for (const [signal, fn] of Object.entries(this.#signal_handlers)) process.off(signal, fn)
-    this.#signal_handlers = null
-  }
+/** `log` with trace and fatal mapped to debug and error where it lacks them. */
+function withAllLevels(log) {
+  const wrapped = Object.create(log)
+  wrapped.trace = typeof log.trace === 'function' ? log.trace.bind(log) : log.debug.bind(log)
+  wrapped.fatal = typeof log.fatal === 'function' ? log.fatal.bind(log) : log.error.bind(log)
+  return wrapped
 }
 
 function readOnly(name) {

@@ -33,6 +33,9 @@ try {
 }
 
 const profile_dir = profile === 'dev' ? 'debug' : profile
-const built = path.join(target_dir, profile_dir, 'libelector_node.so')
+const library = {darwin: 'libelector_node.dylib', win32: 'elector_node.dll'}[process.platform] ?? 'libelector_node.so'
 fs.mkdirSync(path.join(package_dir, 'native'), {recursive: true})
-fs.copyFileSync(built, path.join(package_dir, 'native', 'elector.node'))
+fs.copyFileSync(path.join(target_dir, profile_dir, library), path.join(package_dir, 'native', 'elector.node'))
+// Installed from a tarball with cargo's default target directory: drop the
+// build tree (hundreds of MB) once the addon is copied out.
+if (manifest === bundled && !process.env.CARGO_TARGET_DIR) fs.rmSync(target_dir, {recursive: true, force: true})

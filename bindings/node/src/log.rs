@@ -35,6 +35,9 @@ pub fn install(sink: Function<String, ()>) -> Result<bool> {
         .weak::<true>()
         .build()?;
     let filter = std::env::var("ELECTOR_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_string());
+    // The elector span (an info span in elector_core::elector, where no event
+    // is logged) must stay enabled under any filter: it names the logger.
+    let filter = format!("{filter},elector_core::elector=info");
     let layer = JsLayer { sink }.with_filter(EnvFilter::new(filter));
     let installed = tracing_subscriber::registry()
         .with(layer)

@@ -100,13 +100,30 @@ test('invalid options throw, naming the option', () => {
   , [{renew_interval_ms: 10000, lease_duration_sec: 12}, RangeError, /"lease_duration_sec" .*1.2 x renew_interval_ms/]
   , [{lease_duration_sec: 1.5}, RangeError, /"lease_duration_sec" .*whole number/]
   , [{renew_interval_ms: 0}, RangeError, /"renew_interval_ms"/]
-  , [{renew_interval_ms: '1000'}, TypeError, /"renew_interval_ms" option must be a finite number/]
+  , [{renew_interval_ms: 'soon'}, TypeError, /"renew_interval_ms" option must be a finite number/]
   , [{auto_close: 'yes'}, TypeError, /"auto_close"/]
-  , [{log: {info() {}}}, TypeError, /"log" option must be an abstract-logging logger/]
+  , [{log: {info() {}}}, TypeError, /"log" option must be a logger with debug, info, warn and error/]
   ]
   for (const [options, type, message] of cases) {
     assert.throws(() => new Elector(options), (err) => err instanceof type && message.test(err.message), JSON.stringify(options))
   }
+})
+
+test('what the original accepted is still accepted', async () => {
+  // Numbers from the environment, as strings.
+  const a = new Elector({renew_interval_ms: '2000', lease_duration_sec: '10', auto_close: false})
+  assert.equal(a.renew_interval_ms, 2000)
+  // The lease defaults to 20 s, or twice the renew interval when longer.
+  assert.equal(new Elector({renew_interval_ms: 30000, auto_close: false}).lease_duration_sec, 60)
+  // Loggers without trace and fatal (winston).
+  const lines = []
+  const winston_like = {debug() {}, info() {}, warn() {}, error: (...args) => lines.push(args)}
+  const b = new Elector({log: winston_like, auto_close: false})
+  b.log.fatal('x')
+  assert.equal(lines.length, 1)
+  // stop() before start(): the elector cannot be started afterwards.
+  await a.stop()
+  await assert.rejects(a.start(), /stopped/)
 })
 
 test('the error event is emitted only when someone listens', async () => {
