@@ -26,17 +26,17 @@
 
 mod client;
 mod config;
-pub mod decide;
+mod decide;
 mod elector;
 mod engine;
 mod events;
-pub mod record;
+mod record;
 mod runtime;
 mod stats;
 
 pub use config::{
     Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION, DEFAULT_RENEW_DEADLINE,
-    DEFAULT_RETRY_PERIOD, JITTER_FACTOR, Token, check_timings,
+    DEFAULT_RETRY_PERIOD, JITTER_FACTOR, Token,
 };
 pub use elector::{Elector, Error, HealthError};
 pub use events::{ErrorKind, Event, EventStream, LostReason};

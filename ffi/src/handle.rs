@@ -42,27 +42,33 @@ pub type elector_userdata_free = Option<unsafe extern "C" fn(userdata: *mut c_vo
 /// at once when registration fails): either way freed exactly once.
 struct Subscriber {
     callback: unsafe extern "C" fn(*mut c_void, *const elector_event),
-    userdata: *mut c_void,
-    userdata_free: elector_userdata_free,
+    userdata: Userdata,
 }
-
-// SAFETY: the userdata pointer is only ever used on the dispatcher thread,
-// one call at a time, as the header documents to the C caller.
-unsafe impl Send for Subscriber {}
 
 impl Subscriber {
     fn deliver(&self, event: &elector_event) {
         // SAFETY: the caller's callback with its own userdata, on the one
         // dispatcher thread; the event outlives the call.
-        unsafe { (self.callback)(self.userdata, event) };
+        unsafe { (self.callback)(self.userdata.ptr, event) };
     }
 }
 
-impl Drop for Subscriber {
+/// The caller's userdata, freed with its userdata_free when dropped: by the
+/// dispatcher after the last event, or at once when registration fails.
+struct Userdata {
+    ptr: *mut c_void,
+    free: elector_userdata_free,
+}
+
+// SAFETY: the userdata pointer is only ever used on the dispatcher thread,
+// one call at a time, as the header documents to the C caller.
+unsafe impl Send for Userdata {}
+
+impl Drop for Userdata {
     fn drop(&mut self) {
-        if let Some(free) = self.userdata_free {
+        if let Some(free) = self.free {
             // SAFETY: the caller's function for its own userdata, called once.
-            unsafe { free(self.userdata) };
+            unsafe { free(self.ptr) };
         }
     }
 }
@@ -119,9 +125,9 @@ pub unsafe extern "C" fn elector_set_callback(
 ) -> elector_result {
     // Outside the boundary's closure so that it is freed on every path,
     // a panic included.
-    let guard = FreeOnDrop {
-        userdata,
-        userdata_free,
+    let userdata = Userdata {
+        ptr: userdata,
+        free: userdata_free,
     };
     ffi_boundary(move || {
         // SAFETY: NULL or a live elector, as documented.
@@ -132,7 +138,7 @@ pub unsafe extern "C" fn elector_set_callback(
                 "callback must not be NULL",
             );
         };
-        let subscriber = guard.into_subscriber(callback);
+        let subscriber = Subscriber { callback, userdata };
         // On failure the closure, and with it the subscriber, is dropped
         // inside on_event: userdata_free runs before we return.
         match elector
@@ -143,35 +149,6 @@ pub unsafe extern "C" fn elector_set_callback(
             Err(err) => elector_error(&err),
         }
     })
-}
-
-/// Userdata not yet handed to a subscriber: freed if the call fails early.
-struct FreeOnDrop {
-    userdata: *mut c_void,
-    userdata_free: elector_userdata_free,
-}
-
-impl FreeOnDrop {
-    fn into_subscriber(
-        self,
-        callback: unsafe extern "C" fn(*mut c_void, *const elector_event),
-    ) -> Subscriber {
-        let this = std::mem::ManuallyDrop::new(self);
-        Subscriber {
-            callback,
-            userdata: this.userdata,
-            userdata_free: this.userdata_free,
-        }
-    }
-}
-
-impl Drop for FreeOnDrop {
-    fn drop(&mut self) {
-        if let Some(free) = self.userdata_free {
-            // SAFETY: the caller's function for its own userdata, called once.
-            unsafe { free(self.userdata) };
-        }
-    }
 }
 
 /// Connects and starts campaigning; returns once the engine runs (the outcome

@@ -10,7 +10,7 @@ mod log;
 
 use std::time::Duration;
 
-use elector_core::{Config, Connection, Elector, ErrorKind, Event, LostReason};
+use elector_core::{Config, Connection, Elector, Event, LostReason};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
@@ -190,10 +190,6 @@ fn lost_reason(reason: &LostReason) -> (&'static str, Option<&str>) {
     }
 }
 
-fn error_kind(kind: ErrorKind) -> &'static str {
-    kind.name()
-}
-
 /// One event as the JS layer reads it.
 fn event_json(event: &Event) -> Value {
     let lease = |l: &elector_core::Lease| serde_json::to_value(l).unwrap_or(Value::Null);
@@ -218,7 +214,7 @@ fn event_json(event: &Event) -> Value {
             "kind": "leader_changed", "lease": l.as_ref().map(lease), "leader": leader,
         }),
         Event::Error { kind, message } => {
-            json!({"kind": "error", "error_kind": error_kind(*kind), "message": message})
+            json!({"kind": "error", "error_kind": kind.name(), "message": message})
         }
         Event::Stopped => json!({"kind": "stopped"}),
         _ => json!({"kind": "unknown"}),
