@@ -209,6 +209,7 @@ async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error
             url,
             token,
             ca_file,
+            insecure_skip_tls_verify,
         } => {
             let uri = url
                 .parse()
@@ -231,6 +232,7 @@ async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error
                 })?;
                 config.root_cert_file = Some(ca_file.clone());
             }
+            config.accept_invalid_certs = *insecure_skip_tls_verify;
             Ok(config)
         }
     }

@@ -59,6 +59,9 @@ pub enum Connection {
         /// PEM file of the CA that signs the server's certificate; `None`
         /// trusts the platform's roots.
         ca_file: Option<PathBuf>,
+        /// Accept any server certificate, as a kubeconfig's
+        /// `insecure-skip-tls-verify`: for development clusters only.
+        insecure_skip_tls_verify: bool,
     },
 }
 
@@ -522,6 +525,7 @@ mod tests {
             url: u.into(),
             token: None,
             ca_file: None,
+            insecure_skip_tls_verify: false,
         };
         assert_eq!(
             field_of(builder().connection(url("not a url")).build()),
@@ -541,6 +545,7 @@ mod tests {
             url: "https://k".into(),
             token: Some(Token::Inline(String::new())),
             ca_file: None,
+            insecure_skip_tls_verify: false,
         };
         assert_eq!(field_of(builder().connection(empty_token).build()), "token");
         let no_context = Connection::Kubeconfig {

@@ -207,6 +207,14 @@ impl Elector {
         self.inner.shared.status.lock().unwrap().lease.clone()
     }
 
+    /// How long API requests have been failing, with no success between
+    /// (`None`: the last request succeeded). Hosts that give up after a
+    /// retry budget, as the Ruby gem does, read this on each `Error` event.
+    pub fn failing_for(&self) -> Option<Duration> {
+        let status = self.inner.shared.status.lock().unwrap();
+        status.failing_since.map(|since| since.elapsed())
+    }
+
     pub fn stats(&self) -> Stats {
         self.inner.shared.counters.snapshot()
     }

@@ -33,6 +33,9 @@ pub(crate) struct Status {
     pub leader: Option<String>,
     pub term: Option<i32>,
     pub lease: Option<Lease>,
+    /// When the current run of failed requests began (`None`: the last
+    /// request succeeded).
+    pub failing_since: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -596,12 +599,14 @@ impl Engine {
             warn!(%kind, detail = %message, "API error; retrying");
         }
         self.last_error = Some(kind);
+        self.status().failing_since.get_or_insert_with(Instant::now);
         self.emit(Event::Error { kind, message });
     }
 
     fn recovered(&mut self) {
         if let Some(kind) = self.last_error.take() {
             info!(after = %kind, "API requests succeed again");
+            self.status().failing_since = None;
         }
     }
 }

@@ -41,4 +41,5 @@ pub use config::{
 pub use elector::{Elector, Error, HealthError};
 pub use events::{ErrorKind, Event, EventStream, LostReason};
 pub use k8s_openapi::api::coordination::v1::Lease;
+pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 pub use stats::Stats;

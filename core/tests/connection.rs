@@ -19,6 +19,7 @@ fn url_config(env: &TestEnv, identity: &str, token: Token) -> elector_core::Conf
             url: cluster().server_url(),
             token: Some(token),
             ca_file: Some(cluster().ca_file()),
+            insecure_skip_tls_verify: false,
         })
 }
 
@@ -45,6 +46,7 @@ async fn a_server_certificate_from_another_ca_is_refused() {
         url: cluster().server_url(),
         token: Some(Token::Inline(cluster().token(User::Elector))),
         ca_file: None,
+        insecure_skip_tls_verify: false,
     });
     let mut a = Candidate::start(config).await;
     let event = a
@@ -56,6 +58,25 @@ async fn a_server_certificate_from_another_ca_is_refused() {
         matches!(&event, Event::Error { kind: ErrorKind::Unavailable, message } if message.contains("certificate")),
         "{event:?}"
     );
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn skipping_verification_accepts_an_unknown_certificate() {
+    init_tracing();
+    let env = TestEnv::new().await;
+    let config = Config::builder(&env.namespace, &env.lease, "a")
+        .lease_duration(LEASE)
+        .renew_deadline(DEADLINE)
+        .retry_period(RETRY)
+        .connection(Connection::Url {
+            url: cluster().server_url(),
+            token: Some(Token::Inline(cluster().token(User::Elector))),
+            ca_file: None,
+            insecure_skip_tls_verify: true,
+        });
+    let mut a = Candidate::start(config).await;
+    a.acquired(Duration::from_secs(10)).await;
     a.stop().await;
 }
 

@@ -37,6 +37,9 @@ async fn a_leader_cut_off_from_the_api_server_loses_within_the_renew_deadline_an
     assert!(!a.elector.is_leader());
     a.wait_for(Duration::from_secs(2), |e| matches!(e, Event::Error { .. }))
         .await;
+    // The run of failures began at the first failed renewal, after the cut.
+    let failing_for = a.elector.failing_for().expect("requests are failing");
+    assert!(failing_for <= cut_at.elapsed(), "{failing_for:?}");
 
     tokio::task::spawn_blocking(|| cluster().ctl("start", Component::ApiServer))
         .await
@@ -44,5 +47,6 @@ async fn a_leader_cut_off_from_the_api_server_loses_within_the_renew_deadline_an
     // The lease still names us: reclaimed without waiting for expiry.
     a.acquired(Duration::from_secs(20)).await;
     assert!(a.elector.is_leader());
+    assert_eq!(a.elector.failing_for(), None);
     a.stop().await;
 }

@@ -293,6 +293,7 @@ pub unsafe extern "C" fn elector_config_set_url(
             url: url.to_string(),
             token,
             ca_file: ca_file.map(PathBuf::from),
+            insecure_skip_tls_verify: false,
         };
         Ok(())
     })
