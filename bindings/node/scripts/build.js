@@ -21,7 +21,7 @@ if (!fs.existsSync(manifest)) {
 const profile = process.env.ELECTOR_NODE_PROFILE || 'release'
 const target_dir = process.env.CARGO_TARGET_DIR || path.join(path.dirname(manifest), 'target')
 // The repository's lock file pins everything (--locked); the bundle's is the
-// same file, which cargo prunes to the two crates it holds.
+// same file, which cargo prunes to the crates it holds.
 const locked = manifest === workspace ? ['--locked'] : []
 const args = ['build', ...locked, '--profile', profile, '-p', 'elector-node', '--manifest-path', manifest]
 console.error(`elector: cargo ${args.join(' ')}`)

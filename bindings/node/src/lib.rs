@@ -10,11 +10,11 @@ mod log;
 
 use std::time::Duration;
 
-use elector_core::{Config, Connection, Elector, Event, LostReason};
+use elector_core::{Config, Connection, Elector};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Options as the JS layer passes them, already mapped to the engine's terms.
 #[napi(object)]
@@ -81,7 +81,7 @@ impl NativeElector {
         self.inner
             .on_event(move |event| {
                 deliver.call(
-                    event_json(&event).to_string(),
+                    elector_bindings::json::event(&event).to_string(),
                     ThreadsafeFunctionCallMode::NonBlocking,
                 );
             })
@@ -125,14 +125,7 @@ impl NativeElector {
     /// The engine's counters, as JSON.
     #[napi]
     pub fn stats(&self) -> String {
-        let s = self.inner.stats();
-        json!({
-            "gets": s.gets, "creates": s.creates, "updates": s.updates, "watches": s.watches,
-            "conflicts": s.conflicts, "acquisitions": s.acquisitions, "losses": s.losses,
-            "renewals": s.renewals, "failed_renewals": s.failed_renewals,
-            "watch_restarts": s.watch_restarts,
-        })
-        .to_string()
+        elector_bindings::json::stats(&self.inner.stats()).to_string()
     }
 }
 
@@ -177,46 +170,5 @@ impl Task for Stop {
 
     fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
         Ok(())
-    }
-}
-
-fn lost_reason(reason: &LostReason) -> (&'static str, Option<&str>) {
-    match reason {
-        LostReason::Stopped => ("stopped", None),
-        LostReason::RenewDeadlineExceeded => ("renew_deadline_exceeded", None),
-        LostReason::TakenOver { holder } => ("taken_over", holder.as_deref()),
-        LostReason::Deleted => ("deleted", None),
-        _ => ("unknown", None),
-    }
-}
-
-/// One event as the JS layer reads it.
-fn event_json(event: &Event) -> Value {
-    let lease = |l: &elector_core::Lease| serde_json::to_value(l).unwrap_or(Value::Null);
-    match event {
-        Event::Acquired {
-            lease: l,
-            identity,
-            term,
-        } => json!({"kind": "acquired", "lease": lease(l), "identity": identity, "term": term}),
-        Event::Renewed {
-            lease: l,
-            renew_time,
-        } => json!({
-            "kind": "renewed", "lease": lease(l),
-            "renew_time": renew_time.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        }),
-        Event::Lost { lease: l, reason } => {
-            let (reason, holder) = lost_reason(reason);
-            json!({"kind": "lost", "lease": lease(l), "reason": reason, "holder": holder})
-        }
-        Event::LeaderChanged { lease: l, leader } => json!({
-            "kind": "leader_changed", "lease": l.as_ref().map(lease), "leader": leader,
-        }),
-        Event::Error { kind, message } => {
-            json!({"kind": "error", "error_kind": kind.name(), "message": message})
-        }
-        Event::Stopped => json!({"kind": "stopped"}),
-        _ => json!({"kind": "unknown"}),
     }
 }

@@ -1,151 +1,23 @@
 //! The engine's `tracing` logs, forwarded to JavaScript so each elector's
 //! `log` option (any abstract-logging logger) receives its lines at the
-//! matching level. One sink per process; lines carry the elector span's
-//! `lease` and `identity`, by which the JS layer finds the logger.
-
-use std::sync::OnceLock;
+//! matching level. The JS layer finds the logger by the line's `lease` and
+//! `identity` (see `elector_bindings::log`).
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use serde_json::{Map, Value, json};
-use tracing::field::{Field, Visit};
-use tracing::{Level, Subscriber, span};
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
 
 /// Weak: a log sink must not keep the process alive.
 type Sink = ThreadsafeFunction<String, (), String, Status, false, true>;
 
-/// What is forwarded unless ELECTOR_LOG says otherwise: the engine's own
-/// lines from debug up, and warnings from the libraries under it.
-const DEFAULT_FILTER: &str = "warn,elector_core=debug";
-
 /// Installs `sink` as the process's log sink; later calls change nothing and
 /// return false.
 pub fn install(sink: Function<String, ()>) -> Result<bool> {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    if INSTALLED.get().is_some() {
-        return Ok(false);
-    }
     let sink: Sink = sink
         .build_threadsafe_function::<String>()
         .callee_handled::<false>()
         .weak::<true>()
         .build()?;
-    let filter = std::env::var("ELECTOR_LOG").unwrap_or_else(|_| DEFAULT_FILTER.to_string());
-    // The elector span (an info span in elector_core::elector, where no event
-    // is logged) must stay enabled under any filter: it names the logger.
-    let filter = format!("{filter},elector_core::elector=info");
-    let layer = JsLayer { sink }.with_filter(EnvFilter::new(filter));
-    let installed = tracing_subscriber::registry()
-        .with(layer)
-        .try_init()
-        .is_ok();
-    let _ = INSTALLED.set(());
-    Ok(installed)
-}
-
-struct JsLayer {
-    sink: Sink,
-}
-
-/// The elector span's identifying fields, kept in the span's extensions.
-#[derive(Default)]
-struct ElectorFields {
-    lease: Option<String>,
-    identity: Option<String>,
-}
-
-impl Visit for ElectorFields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "lease" => self.lease = Some(format!("{value:?}")),
-            "identity" => self.identity = Some(format!("{value:?}")),
-            _ => {}
-        }
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.record_debug(field, &format_args!("{value}"));
-    }
-}
-
-/// An event's message and other fields.
-#[derive(Default)]
-struct EventFields {
-    message: String,
-    fields: Map<String, Value>,
-}
-
-impl Visit for EventFields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.message = format!("{value:?}");
-        } else {
-            self.fields.insert(
-                field.name().to_string(),
-                Value::String(format!("{value:?}")),
-            );
-        }
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.record_debug(field, &format_args!("{value}"));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.insert(field.name().to_string(), json!(value));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.insert(field.name().to_string(), json!(value));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.insert(field.name().to_string(), json!(value));
-    }
-}
-
-impl<S> Layer<S> for JsLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
-        let mut fields = ElectorFields::default();
-        attrs.record(&mut fields);
-        if (fields.lease.is_some() || fields.identity.is_some())
-            && let Some(span) = ctx.span(id)
-        {
-            span.extensions_mut().insert(fields);
-        }
-    }
-
-    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-        let Some(scope) = ctx.event_scope(event) else {
-            return; // not inside an elector: no logger to route to
-        };
-        let Some((lease, identity)) = scope.from_root().find_map(|span| {
-            let extensions = span.extensions();
-            let fields = extensions.get::<ElectorFields>()?;
-            Some((fields.lease.clone(), fields.identity.clone()))
-        }) else {
-            return;
-        };
-        let mut visited = EventFields::default();
-        event.record(&mut visited);
-        let level = match *event.metadata().level() {
-            Level::ERROR => "error",
-            Level::WARN => "warn",
-            Level::INFO => "info",
-            Level::DEBUG => "debug",
-            Level::TRACE => "trace",
-        };
-        let line = json!({
-            "level": level,
-            "message": visited.message,
-            "lease": lease,
-            "identity": identity,
-            "target": event.metadata().target(),
-            "fields": visited.fields,
-        });
-        self.sink
-            .call(line.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
-    }
+    Ok(elector_bindings::log::install(move |line| {
+        sink.call(line, ThreadsafeFunctionCallMode::NonBlocking);
+    }))
 }
