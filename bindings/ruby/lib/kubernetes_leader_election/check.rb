@@ -1,0 +1,54 @@
+# frozen_string_literal: true
+
+class KubernetesLeaderElection
+  # Argument checks: each failure is a ConfigError (an ArgumentError) that
+  # names the argument and the rule.
+  module Check
+    module_function
+
+    def fail!(field, rule, value)
+      raise ConfigError.new("#{field}: #{rule}, got #{value.inspect}", field)
+    end
+
+    def string(value, field)
+      fail!(field, "must be a non-empty String", value) unless value.is_a?(String) && !value.empty?
+    end
+
+    def seconds(value, field)
+      fail!(field, "must be a positive number of seconds", value) unless number?(value) && value.positive?
+    end
+
+    def whole(value, field, rule)
+      fail!(field, rule, value) unless value == value.round
+    end
+
+    def backoffs(value, field)
+      return if value.is_a?(Array) && value.all? { |b| number?(b) && b >= 0 }
+
+      fail!(field, "must be an Array of non-negative numbers of seconds", value)
+    end
+
+    def logger(value, field)
+      fail!(field, "must respond to debug, info, warn and error (a Logger)", value) unless responds?(value, :debug, :info, :warn,
+                                                                                                     :error)
+    end
+
+    def statsd(value, field)
+      fail!(field, "must respond to increment (a StatsD client) or be nil", value) unless responds?(value, :increment)
+    end
+
+    def kubeclient(value, field)
+      return if responds?(value, :call) || responds?(value, :api_endpoint, :auth_options, :ssl_options)
+
+      fail!(field, "must be a Kubeclient::Client or a callable returning one", value)
+    end
+
+    def number?(value)
+      value.is_a?(Numeric) && value.real? && value.finite?
+    end
+
+    def responds?(value, *methods)
+      methods.all? { |m| value.respond_to?(m) }
+    end
+  end
+end

@@ -1,0 +1,207 @@
+# frozen_string_literal: true
+
+class KubernetesLeaderElection
+  # A leader elector for one lease, on the Rust engine. Register blocks for
+  # events with `on(:acquired) { |event| ... }` (or `on_acquired { ... }`)
+  # before `start`. Blocks run one at a time, in order, on a Ruby thread of
+  # this elector's own, never on an engine thread. `acquired` and `lost`
+  # alternate; `stopped` is last, and no block runs after `stop` returns.
+  #
+  # Each event is a Hash with `type:` and the fields of its kind:
+  #   acquired        lease:, identity:, term:
+  #   renewed         lease:, renew_time:
+  #   lost            lease:, reason: (:stopped, :renew_deadline_exceeded,
+  #                   :taken_over, :deleted), holder: (when taken over)
+  #   leader_changed  lease:, leader: (nil: free or gone)
+  #   error           kind: (:unauthorized, :forbidden, :timeout,
+  #                   :unavailable, :invalid), message:
+  #   stopped
+  class Elector
+    EVENTS = %i[acquired renewed lost leader_changed error stopped].freeze
+
+    @running = {}
+    @running_mutex = Mutex.new
+
+    class << self
+      # Electors started and not yet stopped; stopped at exit so that a
+      # leader releases its lease.
+      def running(elector, yes)
+        @running_mutex.synchronize { yes ? @running[elector] = true : @running.delete(elector) }
+      end
+
+      def stop_all
+        @running_mutex.synchronize { @running.keys }.each(&:stop)
+      end
+    end
+
+    attr_reader :name, :namespace, :identity
+
+    # `name`: the lease. Connection: `kubeclient:` (a Kubeclient::Client or
+    # a callable returning one), else `kubeconfig:` and `context:`, else
+    # KUBECONFIG or the in-cluster service account. Durations in seconds,
+    # client-go's defaults.
+    def initialize(name, namespace:, identity:, kubeclient: nil, kubeconfig: nil, context: nil,
+                   lease_duration: 15, renew_deadline: 10, retry_period: 2, release_on_stop: true,
+                   owner: nil, logger: nil)
+      Check.string(name, "name")
+      Check.string(namespace, "namespace")
+      Check.string(identity, "identity")
+      { lease_duration: lease_duration, renew_deadline: renew_deadline, retry_period: retry_period }.each do |field, value|
+        Check.seconds(value, field.to_s)
+      end
+      Check.logger(logger, "logger") if logger
+      @name = name
+      @namespace = namespace
+      @identity = identity
+      @logger = logger
+      @handlers = Hash.new { |handlers, type| handlers[type] = [] }
+      @finished = false
+      @native = Native.new(JSON.generate(
+                             namespace: namespace, lease_name: name, identity: identity,
+                             lease_duration: lease_duration, renew_deadline: renew_deadline,
+                             retry_period: retry_period, release_on_stop: release_on_stop ? true : false,
+                             owner: owner, connection: connection(kubeclient, kubeconfig, context)
+                           ))
+    rescue ConfigError => e
+      raise ConfigError.new(e.message.sub(/\Ainvalid lease_name:/, "invalid name:"),
+                            e.field == "lease_name" ? "name" : e.field)
+    end
+
+    # Calls the block with each event of `type` (one of EVENTS). Register
+    # before `start`. Returns self.
+    def on(type, &block)
+      unless EVENTS.include?(type)
+        raise ConfigError.new("event: must be one of #{EVENTS.join(', ')}, got #{type.inspect}",
+                              "event")
+      end
+      raise ConfigError.new("on(#{type.inspect}): a block is required", "block") unless block
+
+      @handlers[type] << block
+      self
+    end
+
+    EVENTS.each do |type|
+      define_method(:"on_#{type}") { |&block| on(type, &block) }
+    end
+
+    # Starts campaigning; returns self. The outcome arrives as events.
+    def start
+      Logs.register("#{@namespace}/#{@name}", @identity, @logger) if @logger
+      nil until @native.start # false: an interrupt was pending; raised here
+      self.class.running(self, true)
+      @dispatcher = Thread.new { deliver_events }
+      @dispatcher.name = "elector-events #{@name}"
+      self
+    end
+
+    # Stops: a leader gets `lost`, releases the lease, then `stopped` is
+    # delivered. Returns once every block has run; idempotent, and safe
+    # from inside a block. Interruptible (Ctrl-C, Thread#kill): the stop then
+    # goes on in the background.
+    def stop
+      nil until @native.stop
+      if @dispatcher.nil? || Thread.current == @dispatcher
+        # From inside a block (or never started): deliver the rest here.
+        nil while deliver_next(0)
+      else
+        @dispatcher.join
+      end
+      self.class.running(self, false)
+      Logs.unregister("#{@namespace}/#{@name}", @identity, @logger) if @logger
+      self
+    end
+
+    # Whether this process leads now (its renew deadline is checked on every
+    # call: a process that was paused answers false at once on waking).
+    def leader?
+      @native.leader?
+    end
+
+    # The identity holding the lease as last observed (nil: free or unknown).
+    def leader
+      @native.leader
+    end
+
+    # The lease's leaseTransitions as last observed: while leading, a
+    # fencing token that grows with each takeover.
+    def term
+      @native.term
+    end
+
+    # The lease as last observed, as a Hash with symbol keys (Kubernetes
+    # field names).
+    def lease
+      json = @native.lease
+      json && JSON.parse(json, symbolize_names: true)
+    end
+
+    # The engine's request and transition counters.
+    def stats
+      JSON.parse(@native.stats, symbolize_names: true)
+    end
+
+    # Seconds API requests have been failing with no success between (nil:
+    # the last request succeeded).
+    def failing_for
+      @native.failing_for
+    end
+
+    private
+
+    def connection(kubeclient, kubeconfig, context)
+      if kubeclient
+        raise ConfigError.new("kubeclient: give kubeclient or kubeconfig, not both", "kubeclient") if kubeconfig || context
+
+        Connection.from_kubeclient(kubeclient)
+      elsif kubeconfig || context
+        Check.string(kubeconfig, "kubeconfig") if kubeconfig
+        Check.string(context, "context") if context
+        { kind: "kubeconfig", path: kubeconfig, context: context }
+      else
+        { kind: "infer" }
+      end
+    end
+
+    def deliver_events
+      nil while deliver_next(nil)
+    end
+
+    # Delivers the next event, waiting up to `timeout` seconds (nil:
+    # forever). False once `stopped` has been delivered.
+    def deliver_next(timeout)
+      return false if @finished
+
+      json = @native.next_event(timeout)
+      return timeout.nil? unless json # interrupted (raised by the loop), or empty
+
+      event = parse(json)
+      @finished = true if event[:type] == :stopped
+      @handlers[event[:type]].each { |handler| call(handler, event) }
+      !@finished
+    end
+
+    def parse(json)
+      event = JSON.parse(json, symbolize_names: true)
+      event[:type] = event.delete(:kind).to_sym
+      event[:kind] = event.delete(:error_kind).to_sym if event[:type] == :error
+      event[:reason] = event[:reason].to_sym if event[:reason]
+      event
+    end
+
+    # A block that raises is reported and the others still run: a broken
+    # block must not stop the events.
+    def call(handler, event)
+      handler.call(event)
+    rescue StandardError => e
+      message = "on(:#{event[:type]}) block raised #{e.class}: #{e.message}"
+      if @logger
+        Logs.write(@logger, :error, { message: message, backtrace: e.backtrace&.first(5) })
+      else
+        warn "kubernetes_leader_election: #{message}"
+      end
+    end
+
+    # A leader that exits releases its lease (the original gem did not).
+    at_exit { stop_all }
+  end
+end

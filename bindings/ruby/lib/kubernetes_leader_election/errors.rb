@@ -1,0 +1,28 @@
+# frozen_string_literal: true
+
+class KubernetesLeaderElection
+  # Base class of this gem's own errors.
+  class Error < StandardError; end
+
+  # An invalid argument or setting; `field` names it (`interval`,
+  # `retry_backoffs`, `name`, `POD_NAMESPACE`, ...).
+  class ConfigError < ArgumentError
+    attr_reader :field
+
+    def initialize(message = nil, field = nil)
+      super(message)
+      @field = field
+    end
+  end
+
+  # API requests kept failing for longer than the retry budget. `kind` is
+  # one of :unauthorized, :forbidden, :timeout, :unavailable, :invalid.
+  class ApiError < Error
+    attr_reader :kind
+
+    def initialize(message = nil, kind = nil)
+      super(message)
+      @kind = kind
+    end
+  end
+end

@@ -1,0 +1,170 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+
+# The API beyond the original gem's: KubernetesLeaderElection::Elector.
+class ElectorTest < Minitest::Test
+  include ClusterHelpers
+
+  TIMINGS = { lease_duration: 3, renew_deadline: 2, retry_period: 0.5 }.freeze
+
+  def elector(name, identity, **options)
+    KubernetesLeaderElection::Elector.new(name, namespace: NAMESPACE, identity: identity, kubeclient: kubeclient,
+                                                **TIMINGS, **options)
+  end
+
+  # Records every event type as it is delivered.
+  def recorded(elector)
+    events = Queue.new
+    KubernetesLeaderElection::Elector::EVENTS.each { |type| elector.on(type) { |event| events << event } }
+    events
+  end
+
+  def next_of(events, type, timeout: 20)
+    deadline = monotonic + timeout
+    loop do
+      left = deadline - monotonic
+      flunk "no #{type} event within #{timeout}s" if left <= 0
+      event = Timeout.timeout(left) { events.pop }
+      return event if event[:type] == type
+    end
+  rescue Timeout::Error
+    flunk "no #{type} event within #{timeout}s"
+  end
+
+  def test_a_leader_hands_over_on_stop_and_no_block_runs_after_stop_returns
+    name = unique_lease
+    a = elector(name, "a")
+    a_events = recorded(a)
+    a.start
+    acquired = next_of(a_events, :acquired)
+    assert_equal "a", acquired[:identity]
+    assert a.leader?
+    assert_equal "a", a.leader
+    assert_equal acquired[:term], a.term
+
+    b = elector(name, "b")
+    b_events = recorded(b)
+    b.start
+    assert_equal "a", next_of(b_events, :leader_changed)[:leader]
+    refute b.leader?
+
+    a.stop
+    delivered = a_events.size
+    sleep 1
+    assert_equal delivered, a_events.size, "events delivered after stop returned"
+    remaining = delivered.times.map { a_events.pop }
+    assert_equal :stopped, remaining.last[:type]
+    lost = remaining.find { |e| e[:type] == :lost }
+    assert_equal :stopped, lost[:reason]
+    refute a.leader?
+
+    taken = next_of(b_events, :acquired, timeout: 5) # released: no wait for expiry
+    assert_equal acquired[:term] + 1, taken[:term]
+    assert_equal "b", lease(name).spec.holderIdentity
+    b.stop
+  end
+
+  def test_stop_from_inside_a_block_delivers_lost_and_stopped_before_returning
+    e = elector(unique_lease, "a")
+    order = []
+    e.on_acquired do
+      e.stop
+      order << :stop_returned
+    end
+    e.on_lost { |event| order << [:lost, event[:reason]] }
+    done = Queue.new
+    e.on_stopped { order << :stopped }
+    e.on_stopped { done << true }
+    e.start
+    Timeout.timeout(20) { done.pop }
+    assert_equal [%i[lost stopped], :stopped, :stop_returned], order
+    e.stop # idempotent
+  end
+
+  def test_a_block_that_raises_does_not_stop_the_events
+    e = elector(unique_lease, "a")
+    events = recorded(e)
+    e.on_acquired { raise "boom" }
+    e.start
+    next_of(events, :acquired)
+    next_of(events, :renewed)
+    e.stop
+  end
+
+  def test_engine_logs_reach_the_logger_as_hashes_with_message
+    lines = Queue.new
+    logger = Object.new
+    %i[debug info warn error].each { |level| logger.define_singleton_method(level) { |fields| lines << [level, fields] } }
+    e = elector(unique_lease, "logged", logger: logger)
+    events = recorded(e)
+    e.start
+    next_of(events, :acquired)
+    e.stop
+    seen = lines.size.times.map { lines.pop }
+    assert(seen.any? { |level, fields| level == :info && fields[:message] == "acquired leadership" }, seen.inspect)
+    assert(seen.all? { |_, fields| fields.is_a?(Hash) && fields.key?(:message) })
+  end
+
+  # Waits on the engine release the GVL (other threads run meanwhile) and
+  # give way to Thread#kill and Thread#raise.
+  def test_blocking_waits_release_the_gvl_and_are_interruptible
+    native = elector(unique_lease, "idle").instance_variable_get(:@native) # never started: no events
+    [->(t) { t.kill }, ->(t) { t.raise(Interrupt) }].each do |interrupt|
+      returned = false
+      waiter = Thread.new do
+        native.next_event(nil)
+        returned = true
+      rescue Interrupt
+        nil
+      end
+      counter = 0
+      until_time = monotonic + 0.5
+      counter += 1 while monotonic < until_time
+      assert_operator counter, :>, 1000, "the main thread was starved"
+      assert waiter.alive?, "next_event returned without an event"
+      interrupt.call(waiter)
+      assert waiter.join(2), "the wait was not interrupted"
+      refute returned
+    end
+  end
+
+  def test_invalid_options_raise_argument_errors_naming_them
+    error = assert_raises(ArgumentError) { elector(unique_lease, "a", lease_duration: 2, renew_deadline: 2) }
+    assert_equal "lease_duration", error.field
+    assert_match(/must be greater than renew_deadline/, error.message)
+    assert_equal "namespace", assert_raises(ArgumentError) {
+      KubernetesLeaderElection::Elector.new("a", namespace: "Bad Namespace", identity: "a", kubeclient: kubeclient)
+    }.field
+    assert_equal "retry_period", assert_raises(ArgumentError) { elector("a", "a", retry_period: 0) }.field
+    assert_equal "event", assert_raises(ArgumentError) { elector("a", "a").on(:won) {} }.field
+  end
+
+  # A Ruby elector and a Rust one (the demo's candidate process, client-go's
+  # 15/10/2 s timings) share one lease: each waits for the other's release.
+  def test_a_ruby_and_a_rust_elector_share_a_lease
+    demo = ENV.fetch("ELECTOR_DEMO_BIN")
+    name = unique_lease
+    ruby = elector(name, "ruby-1")
+    events = recorded(ruby)
+    ruby.start
+    next_of(events, :acquired)
+
+    rust = Child.new({ "ELECTOR_KUBECONFIG" => ENV.fetch("ELECTOR_KUBECONFIG") }, demo, "candidate", "rust-1", name)
+    (@children ||= []) << rust
+    assert rust.line(/leader ruby-1/), rust.output
+    ruby.stop
+    assert rust.line(/acquired/, timeout: 10), rust.output
+
+    again = elector(name, "ruby-2")
+    events = recorded(again)
+    again.start
+    assert_equal "rust-1", next_of(events, :leader_changed)[:leader]
+    refute again.leader?
+    rust.signal("TERM") # releases
+    next_of(events, :acquired, timeout: 10)
+    assert rust.wait.success?
+    assert_equal "ruby-2", lease(name).spec.holderIdentity
+    again.stop
+  end
+end
