@@ -399,6 +399,15 @@ elector_result elector_config_set_retry_period_ms(struct elector_config *config,
 elector_result elector_config_set_release_on_stop(struct elector_config *config, bool release);
 
 /*
+ Accepts any server certificate on a URL connection, as a kubeconfig's
+ `insecure-skip-tls-verify` (default false): for development clusters
+ only. elector_new fails with ELECTOR_ERR_INVALID_CONNECTION if the
+ connection is not a URL.
+ */
+elector_result elector_config_set_insecure_skip_tls_verify(struct elector_config *config,
+                                                           bool insecure);
+
+/*
  Sets an owner of the lease (usually this Pod), written when this elector
  creates or takes over the lease, so it is garbage-collected with it.
  */

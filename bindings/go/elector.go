@@ -66,10 +66,13 @@ type Config struct {
 
 	// An explicit API server: URL with Token or TokenFile (re-read as it
 	// rotates) and CAFile. Takes precedence over Kubeconfig when set.
-	URL       string
-	Token     string
-	TokenFile string
-	CAFile    string
+	// InsecureSkipTLSVerify accepts any server certificate (development
+	// clusters only; URL connections only).
+	URL                   string
+	Token                 string
+	TokenFile             string
+	CAFile                string
+	InsecureSkipTLSVerify bool
 }
 
 // OwnerReference makes the lease garbage-collected with its owner (a Pod).
@@ -385,13 +388,18 @@ func newConfig(cfg Config) (*C.elector_config, error) {
 			case cfg.URL != "":
 				u, t, tf, ca := C.CString(cfg.URL), str(cfg.Token), str(cfg.TokenFile), str(cfg.CAFile)
 				defer free(u, t, tf, ca)
-				return set(func() C.elector_result { return C.elector_config_set_url(config, u, t, tf, ca) })
+				if err := set(func() C.elector_result { return C.elector_config_set_url(config, u, t, tf, ca) }); err != nil {
+					return err
+				}
 			case cfg.Kubeconfig != "" || cfg.Context != "":
 				p, c := str(cfg.Kubeconfig), str(cfg.Context)
 				defer free(p, c)
-				return set(func() C.elector_result { return C.elector_config_set_kubeconfig(config, p, c) })
+				if err := set(func() C.elector_result { return C.elector_config_set_kubeconfig(config, p, c) }); err != nil {
+					return err
+				}
 			}
-			return nil
+			insecure := C.bool(cfg.InsecureSkipTLSVerify)
+			return set(func() C.elector_result { return C.elector_config_set_insecure_skip_tls_verify(config, insecure) })
 		},
 	}
 	for _, step := range steps {

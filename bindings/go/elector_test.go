@@ -132,6 +132,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"label", func(c *elector.Config) { c.Labels = map[string]string{"bad key": "v"} }, elector.InvalidLabel, "labels"},
 		{"owner", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"v1", "Pod", "p", ""} }, elector.InvalidOwnerReference, "owner_reference.uid"},
 		{"url", func(c *elector.Config) { c.URL = "not a url" }, elector.InvalidConnection, "url"},
+		{"insecure without a URL", func(c *elector.Config) { c.InsecureSkipTLSVerify = true }, elector.InvalidConnection, "insecure_skip_tls_verify"},
 		{"token twice", func(c *elector.Config) { c.URL, c.Token, c.TokenFile = "https://k", "t", "/t" }, elector.InvalidConnection, "token"},
 		{"NUL", func(c *elector.Config) { c.Identity = "a\x00b" }, elector.InvalidArgument, "identity"},
 	}

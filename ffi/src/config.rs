@@ -26,14 +26,29 @@ pub struct elector_config {
     owner_reference: Option<OwnerReference>,
     labels: Vec<(String, String)>,
     connection: Connection,
+    insecure_skip_tls_verify: bool,
 }
 
 impl elector_config {
     /// The validated core configuration, or the code of the broken rule.
     pub(crate) fn build(&self) -> Result<Config, elector_result> {
+        let mut connection = self.connection.clone();
+        match &mut connection {
+            Connection::Url {
+                insecure_skip_tls_verify,
+                ..
+            } => *insecure_skip_tls_verify = self.insecure_skip_tls_verify,
+            _ if self.insecure_skip_tls_verify => {
+                return Err(fail(
+                    elector_result::ELECTOR_ERR_INVALID_CONNECTION,
+                    "invalid insecure_skip_tls_verify: applies to a URL connection (elector_config_set_url)",
+                ));
+            }
+            _ => {}
+        }
         let mut builder = Config::builder(&self.namespace, &self.lease_name, &self.identity)
             .release_on_stop(self.release_on_stop)
-            .connection(self.connection.clone());
+            .connection(connection);
         if let Some(value) = self.lease_duration {
             builder = builder.lease_duration(value);
         }
@@ -75,6 +90,7 @@ pub unsafe extern "C" fn elector_config_new(
             owner_reference: None,
             labels: Vec::new(),
             connection: Connection::Infer,
+            insecure_skip_tls_verify: false,
         }));
         elector_result::ELECTOR_OK
     })
@@ -191,6 +207,21 @@ pub unsafe extern "C" fn elector_config_set_release_on_stop(
 ) -> elector_result {
     with_config(config, |c| {
         c.release_on_stop = release;
+        Ok(())
+    })
+}
+
+/// Accepts any server certificate on a URL connection, as a kubeconfig's
+/// `insecure-skip-tls-verify` (default false): for development clusters
+/// only. elector_new fails with ELECTOR_ERR_INVALID_CONNECTION if the
+/// connection is not a URL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_insecure_skip_tls_verify(
+    config: *mut elector_config,
+    insecure: bool,
+) -> elector_result {
+    with_config(config, |c| {
+        c.insecure_skip_tls_verify = insecure;
         Ok(())
     })
 }

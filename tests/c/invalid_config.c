@@ -105,6 +105,11 @@ int main(void) {
   expect_new("url", c, ELECTOR_ERR_INVALID_CONNECTION, "url");
 
   c = valid();
+  CHECK_OK(elector_config_set_insecure_skip_tls_verify(c, true));
+  expect_new("insecure without a URL", c, ELECTOR_ERR_INVALID_CONNECTION,
+             "insecure_skip_tls_verify");
+
+  c = valid();
   expect("token and token_file both",
          elector_config_set_url(c, "https://127.0.0.1:1", "t", "/tmp/t", NULL),
          ELECTOR_ERR_INVALID_CONNECTION, "token");
