@@ -68,7 +68,8 @@ class KubernetesLeaderElection
     lease_duration = Integer(@interval * 2)
     retry_period = @interval / 2.0
     Elector.new(
-      @name, namespace: namespace, identity: pod, kubeclient: @kubeclient, owner: owner, logger: @logger,
+      @name, namespace: namespace, identity: pod, kubeclient: @kubeclient, owner: owner,
+             logger: @logger, log_level: :info, # no renewal chatter, as the original
              lease_duration: lease_duration, retry_period: retry_period,
              renew_deadline: @interval * RENEW_DEADLINE_INTERVALS
     )
@@ -81,14 +82,16 @@ class KubernetesLeaderElection
     value
   end
 
-  # Lost events reach this thread: raised at once if the block still runs
-  # (the caller must stop leader work now), else queued for `lead`.
+  # Lost events always reach the mailbox (for `lead`), and are also raised
+  # at once in the calling thread while the block runs: it must stop leader
+  # work now. A stop from outside (at exit) is not raised.
   def guard_block(elector, mailbox)
     caller = Thread.current
     guard = Mutex.new
     in_block = false
     elector.on_lost do |event|
-      guard.synchronize { in_block ? caller.raise(lost_error(event)) : mailbox << event }
+      mailbox << event
+      guard.synchronize { caller.raise(lost_error(event)) if in_block && event[:reason] != :stopped }
     end
     lambda do |&block|
       guard.synchronize { in_block = true }

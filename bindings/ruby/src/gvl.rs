@@ -61,6 +61,13 @@ fn without_gvl<W: FnOnce() -> R, R>(work: W, unblock: &(dyn Fn() + Sync)) -> Opt
     }
 }
 
+/// Runs brief `work` (no network waits) with the GVL released, so other Ruby
+/// threads run meanwhile; Ruby cannot interrupt it. `None` when Ruby had an
+/// interrupt pending and did not run `work`.
+pub fn outside_gvl<R>(work: impl FnOnce() -> R) -> Option<R> {
+    without_gvl(work, &|| {})
+}
+
 /// State that Ruby threads wait on without the GVL, and engine threads
 /// change. An interrupt wakes every waiter, which then returns empty.
 #[derive(Debug, Default)]
@@ -94,7 +101,10 @@ impl<S: Send> Waitable<S> {
 
     /// Waits, with the GVL released, until `take` finds what it wants in the
     /// state, `timeout` passes (`None`: forever) or Ruby interrupts the wait.
-    /// Call with the GVL held.
+    /// Call with the GVL held. `None` also when Ruby had any interrupt
+    /// pending (a thread switch included) or interrupted another waiter on
+    /// this state: callers wait again in a Ruby loop, which raises the
+    /// interrupt if it was one for this thread.
     pub fn wait<R>(
         &self,
         timeout: Option<Duration>,
@@ -102,7 +112,8 @@ impl<S: Send> Waitable<S> {
     ) -> Option<R> {
         // Read with the GVL held, so no unblock call can come before it.
         let seen = self.state.lock().unwrap().interrupts;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long to represent is forever.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let wait = || {
             let mut state = self.state.lock().unwrap();
             loop {

@@ -58,7 +58,7 @@ impl Native {
     fn start(ruby: &Ruby, rb_self: &Self) -> Result<bool, Error> {
         // Connecting reads files only (kubeconfig, CA): brief, so not
         // interruptible, but other Ruby threads run meanwhile.
-        let ran = Waitable::new(()).wait(None, |_| Some(rb_self.elector.start_blocking()));
+        let ran = gvl::outside_gvl(|| rb_self.elector.start_blocking());
         match ran {
             None => Ok(false),
             Some(Ok(())) => Ok(true),
@@ -87,7 +87,7 @@ impl Native {
     }
 
     /// The next event as JSON, waiting up to `timeout` seconds (`nil`:
-    /// forever); `nil` on timeout or interrupt.
+    /// forever); `nil` on timeout or interrupt (see `Waitable::wait`).
     fn next_event(&self, timeout: Option<f64>) -> Option<String> {
         self.events.pop(timeout.map(seconds))
     }

@@ -82,14 +82,19 @@ class ElectorTest < Minitest::Test
     e.stop # idempotent
   end
 
-  def test_a_block_that_raises_does_not_stop_the_events
-    e = elector(unique_lease, "a")
+  def test_a_block_that_raises_is_logged_and_does_not_stop_the_events
+    reports = Queue.new
+    logger = Object.new
+    %i[debug info warn].each { |level| logger.define_singleton_method(level) { |_| nil } }
+    logger.define_singleton_method(:error) { |fields| reports << fields[:message] }
+    e = elector(unique_lease, "a", logger: logger)
     events = recorded(e)
     e.on_acquired { raise "boom" }
     e.start
     next_of(events, :acquired)
     next_of(events, :renewed)
     e.stop
+    assert_equal "on(:acquired) block raised RuntimeError: boom", Timeout.timeout(5) { reports.pop }
   end
 
   def test_engine_logs_reach_the_logger_as_hashes_with_message
@@ -101,7 +106,12 @@ class ElectorTest < Minitest::Test
     e.start
     next_of(events, :acquired)
     e.stop
-    seen = lines.size.times.map { lines.pop }
+    seen = []
+    # Lines travel on their own queue: the release's may come after stop.
+    eventually(what: "the release logged") do
+      seen << lines.pop until lines.empty?
+      seen.any? { |_, fields| fields[:message] == "released the lease" }
+    end
     assert(seen.any? { |level, fields| level == :info && fields[:message] == "acquired leadership" }, seen.inspect)
     assert(seen.all? { |_, fields| fields.is_a?(Hash) && fields.key?(:message) })
   end

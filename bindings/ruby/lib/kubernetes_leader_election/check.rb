@@ -43,6 +43,10 @@ class KubernetesLeaderElection
       fail!(field, "must be a Kubeclient::Client or a callable returning one", value)
     end
 
+    def one_of(value, allowed, field)
+      fail!(field, "must be one of #{allowed.map(&:inspect).join(', ')}", value) unless allowed.include?(value)
+    end
+
     def number?(value)
       value.is_a?(Numeric) && value.real? && value.finite?
     end

@@ -24,13 +24,14 @@ class KubernetesLeaderElection
 
     class << self
       # Electors started and not yet stopped; stopped at exit so that a
-      # leader releases its lease.
+      # leader releases its lease. Only by the process that started them: a
+      # forked child has a copy of the list but not the engine's threads.
       def running(elector, yes)
-        @running_mutex.synchronize { yes ? @running[elector] = true : @running.delete(elector) }
+        @running_mutex.synchronize { yes ? @running[elector] = Process.pid : @running.delete(elector) }
       end
 
       def stop_all
-        @running_mutex.synchronize { @running.keys }.each(&:stop)
+        @running_mutex.synchronize { @running.select { |_, pid| pid == Process.pid }.keys }.each(&:stop)
       end
     end
 
@@ -39,10 +40,11 @@ class KubernetesLeaderElection
     # `name`: the lease. Connection: `kubeclient:` (a Kubeclient::Client or
     # a callable returning one), else `kubeconfig:` and `context:`, else
     # KUBECONFIG or the in-cluster service account. Durations in seconds,
-    # client-go's defaults.
+    # client-go's defaults. `logger` gets the engine's lines from `log_level`
+    # up (:debug, :info, :warn, :error).
     def initialize(name, namespace:, identity:, kubeclient: nil, kubeconfig: nil, context: nil,
                    lease_duration: 15, renew_deadline: 10, retry_period: 2, release_on_stop: true,
-                   owner: nil, logger: nil)
+                   owner: nil, logger: nil, log_level: :debug)
       Check.string(name, "name")
       Check.string(namespace, "namespace")
       Check.string(identity, "identity")
@@ -50,10 +52,12 @@ class KubernetesLeaderElection
         Check.seconds(value, field.to_s)
       end
       Check.logger(logger, "logger") if logger
+      Check.one_of(log_level, Logs::ORDER, "log_level")
       @name = name
       @namespace = namespace
       @identity = identity
       @logger = logger
+      @log_level = log_level
       @handlers = Hash.new { |handlers, type| handlers[type] = [] }
       @finished = false
       @native = Native.new(JSON.generate(
@@ -85,12 +89,21 @@ class KubernetesLeaderElection
     end
 
     # Starts campaigning; returns self. The outcome arrives as events.
+    # Electors do not survive fork: start them in the process that uses them.
     def start
-      Logs.register("#{@namespace}/#{@name}", @identity, @logger) if @logger
-      nil until @native.start # false: an interrupt was pending; raised here
-      self.class.running(self, true)
+      Logs.register("#{@namespace}/#{@name}", @identity, @logger, @log_level) if @logger
+      # The dispatcher exists before the first event can, so that a stop()
+      # from another thread always leaves delivery to it.
       @dispatcher = Thread.new { deliver_events }
       @dispatcher.name = "elector-events #{@name}"
+      begin
+        nil until @native.start # false: an interrupt was pending; raised here
+      rescue StandardError
+        @dispatcher.kill
+        @dispatcher = nil
+        raise
+      end
+      self.class.running(self, true)
       self
     end
 
@@ -102,12 +115,12 @@ class KubernetesLeaderElection
       nil until @native.stop
       if @dispatcher.nil? || Thread.current == @dispatcher
         # From inside a block (or never started): deliver the rest here.
-        nil while deliver_next(0)
+        # The engine has finished, so `stopped` is already queued.
+        deliver_next(nil) until @finished
       else
         @dispatcher.join
       end
       self.class.running(self, false)
-      Logs.unregister("#{@namespace}/#{@name}", @identity, @logger) if @logger
       self
     end
 

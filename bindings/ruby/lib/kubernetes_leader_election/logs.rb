@@ -8,23 +8,20 @@ class KubernetesLeaderElection
   # original gem's did.
   module Logs
     LEVELS = { "trace" => :debug, "debug" => :debug, "info" => :info, "warn" => :warn, "error" => :error }.freeze
+    ORDER = %i[debug info warn error].freeze
 
     @loggers = {}
     @mutex = Mutex.new
     @thread = nil
 
     class << self
-      def register(lease, identity, logger)
+      # Routes the lines of the elector `lease` ("namespace/name") and
+      # `identity` from `level` up to `logger`. Kept after the elector stops:
+      # its last lines (the release) may still be queued.
+      def register(lease, identity, logger, level = :debug)
         @mutex.synchronize do
-          @loggers[[lease, identity]] = logger
+          @loggers[[lease, identity]] = [logger, ORDER.index(level)]
           start_thread
-        end
-      end
-
-      def unregister(lease, identity, logger)
-        @mutex.synchronize do
-          key = [lease, identity]
-          @loggers.delete(key) if @loggers[key].equal?(logger)
         end
       end
 
@@ -53,13 +50,14 @@ class KubernetesLeaderElection
       end
 
       def route(line)
-        logger = @mutex.synchronize { @loggers[[line["lease"], line["identity"]]] }
-        return unless logger
+        logger, lowest = @mutex.synchronize { @loggers[[line["lease"], line["identity"]]] }
+        level = LEVELS.fetch(line["level"], :info)
+        return unless logger && ORDER.index(level) >= lowest
 
         fields = { message: line["message"] }
         line["fields"].each { |key, value| fields[key.to_sym] = value }
         fields[:target] = line["target"]
-        write(logger, LEVELS.fetch(line["level"], :info), fields)
+        write(logger, level, fields)
       end
     end
   end
