@@ -37,6 +37,7 @@ class ElectorTest < Minitest::Test
     a = elector(name, "a")
     a_events = recorded(a)
     a.start
+    assert_raises(KubernetesLeaderElection::Error) { a.start }
     acquired = next_of(a_events, :acquired)
     assert_equal "a", acquired[:identity]
     assert a.leader?

@@ -38,9 +38,14 @@ class KubernetesLeaderElection
     end
 
     def kubeclient(value, field)
-      return if responds?(value, :call) || responds?(value, :api_endpoint, :auth_options, :ssl_options)
+      return if responds?(value, :call) || client?(value)
 
       fail!(field, "must be a Kubeclient::Client or a callable returning one", value)
+    end
+
+    # What the connection is read from: a Kubeclient::Client, or alike.
+    def client?(value)
+      responds?(value, :api_endpoint, :auth_options, :ssl_options)
     end
 
     def one_of(value, allowed, field)

@@ -10,10 +10,7 @@ class KubernetesLeaderElection
     # `client` is a Kubeclient::Client, or a callable returning one.
     def from_kubeclient(client)
       client = client.call if client.respond_to?(:call)
-      unless %i[api_endpoint auth_options ssl_options].all? { |m| client.respond_to?(m) }
-        raise ConfigError.new("kubeclient: expected a Kubeclient::Client or a callable returning one, got #{client.class}",
-                              "kubeclient")
-      end
+      Check.fail!("kubeclient", "the callable must return a Kubeclient::Client", client) unless Check.client?(client)
 
       auth = client.auth_options || {}
       ssl = client.ssl_options || {}

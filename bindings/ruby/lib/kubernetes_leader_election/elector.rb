@@ -91,6 +91,10 @@ class KubernetesLeaderElection
     # Starts campaigning; returns self. The outcome arrives as events.
     # Electors do not survive fork: start them in the process that uses them.
     def start
+      # Checked here, not only by the engine: a second dispatcher would
+      # deliver beside the first.
+      raise Error, "the elector is already started" if @dispatcher
+
       Logs.register("#{@namespace}/#{@name}", @identity, @logger, @log_level) if @logger
       # The dispatcher exists before the first event can, so that a stop()
       # from another thread always leaves delivery to it.
