@@ -34,6 +34,12 @@ export interface ElectorOptions {
   namespace?: string
   /** How often the leader renews, in milliseconds. Default 10000. */
   renew_interval_ms?: number
+  /**
+   * How long the leader keeps trying to renew before it steps down, in
+   * milliseconds; must lie between 1.2 x renew_interval_ms and the lease
+   * duration. Default: halfway between them.
+   */
+  renew_deadline_ms?: number
   /** start() resolves once the election's outcome is known. Default false. */
   wait_for_leadership?: boolean
   /** stop() releases the lease so a standby takes over at once. Default true. */

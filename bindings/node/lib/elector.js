@@ -77,10 +77,11 @@ function checkType(name, value, expected) {
 /**
  * The engine's timings from the package's options: the leader renews every
  * renew_interval_ms (the retry period) and the lease lasts
- * lease_duration_sec. The renew deadline sits halfway between the shortest
- * the rule allows (1.2 x the retry period) and the lease duration.
+ * lease_duration_sec. The renew deadline is renew_deadline_ms when given
+ * (the engine checks lease > deadline > 1.2 x retry period); otherwise it sits
+ * halfway between the shortest the rule allows and the lease duration.
  */
-function timings(renew_interval_ms, lease_duration_sec) {
+function timings(renew_interval_ms, lease_duration_sec, renew_deadline_ms) {
   if (!Number.isInteger(lease_duration_sec) || lease_duration_sec < 1) {
     throw invalidValue('lease_duration_sec', `must be a whole number of seconds, at least 1; received ${lease_duration_sec}`)
   }
@@ -88,16 +89,22 @@ function timings(renew_interval_ms, lease_duration_sec) {
     throw invalidValue('renew_interval_ms', `must be a whole number of milliseconds, at least 1; received ${renew_interval_ms}`)
   }
   const lease_ms = lease_duration_sec * 1000
+  if (renew_deadline_ms !== undefined) {
+    if (!Number.isInteger(renew_deadline_ms) || renew_deadline_ms < 1) {
+      throw invalidValue('renew_deadline_ms', `must be a whole number of milliseconds, at least 1; received ${renew_deadline_ms}`)
+    }
+    return {lease_duration_ms: lease_ms, renew_deadline_ms, retry_period_ms: renew_interval_ms}
+  }
   const min_deadline_ms = JITTER_FACTOR * renew_interval_ms
-  const renew_deadline_ms = Math.floor((lease_ms + min_deadline_ms) / 2)
-  if (!(renew_deadline_ms > min_deadline_ms && renew_deadline_ms < lease_ms)) {
+  const halfway_ms = Math.floor((lease_ms + min_deadline_ms) / 2)
+  if (!(halfway_ms > min_deadline_ms && halfway_ms < lease_ms)) {
     throw invalidValue(
       'lease_duration_sec'
     , `must exceed 1.2 x renew_interval_ms with room for a renew deadline between them `
       + `(lease_duration_sec=${lease_duration_sec}, renew_interval_ms=${renew_interval_ms})`
     )
   }
-  return {lease_duration_ms: lease_ms, renew_deadline_ms, retry_period_ms: renew_interval_ms}
+  return {lease_duration_ms: lease_ms, renew_deadline_ms: halfway_ms, retry_period_ms: renew_interval_ms}
 }
 
 // auto_close: one handler per signal for all electors. It stops every
@@ -154,12 +161,14 @@ class Elector extends EventEmitter {
   , log = silent
   , namespace = 'default'
   , renew_interval_ms = 10000
+  , renew_deadline_ms
   , wait_for_leadership = false
   , release_on_stop = true
   } = {}) {
     super()
     renew_interval_ms = numeric(renew_interval_ms)
     checkType('renew_interval_ms', renew_interval_ms, 'number')
+    if (renew_deadline_ms !== undefined) checkType('renew_deadline_ms', renew_deadline_ms, 'number')
     // The original's documented default: 20 s, or twice the renew interval.
     lease_duration_sec = numeric(lease_duration_sec ?? Math.max(20, Math.ceil((2 * renew_interval_ms) / 1000)))
     checkType('auto_close', auto_close, 'boolean')
@@ -185,7 +194,7 @@ class Elector extends EventEmitter {
     // any API call (local development), as the original package does.
     this.#local = !process.env.KUBERNETES_SERVICE_HOST
 
-    const timing = timings(renew_interval_ms, lease_duration_sec)
+    const timing = timings(renew_interval_ms, lease_duration_sec, renew_deadline_ms)
     this.renew_interval_ms = renew_interval_ms
     this.lease_duration_sec = lease_duration_sec
     this.wait_for_leadership = wait_for_leadership
@@ -374,7 +383,11 @@ function readOnly(name) {
 function configError(err) {
   try {
     const {field, message} = JSON.parse(err.message)
-    const option = {lease_name: 'lease_name', namespace: 'namespace', identity: 'identity'}[field] ?? field
+    const option = {
+      lease_duration: 'lease_duration_sec'
+    , renew_deadline: 'renew_deadline_ms'
+    , retry_period: 'renew_interval_ms'
+    }[field] ?? field
     return invalidValue(option, message)
   } catch {
     return err
