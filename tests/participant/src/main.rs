@@ -1,0 +1,169 @@
+//! Our elector as a participant of the benchmarks and the chaos suite:
+//! `--count` electors in one process, with client-go's timings by default.
+//!
+//! Every event is one line on stdout, in the format all participants share:
+//!
+//! ```text
+//! <CLOCK_MONOTONIC ns> <elector index> <event> [detail]
+//! ```
+//!
+//! with the events `started`, `acquired`, `lost` and `stopped`. SIGTERM stops
+//! every elector (releasing held leases) and exits once all have stopped.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use elector_core::{Config, Connection, Elector, Event};
+use futures::future::join_all;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const USAGE: &str = "usage: elector-participant --kubeconfig FILE --lease NAME --identity ID \
+[--context elector] [--namespace default] [--count 1] [--distinct-leases] \
+[--lease-duration-ms 15000] [--renew-deadline-ms 10000] [--retry-period-ms 2000]";
+
+#[derive(Debug)]
+struct Options {
+    kubeconfig: PathBuf,
+    context: String,
+    namespace: String,
+    lease: String,
+    identity: String,
+    count: usize,
+    distinct_leases: bool,
+    lease_duration: Duration,
+    renew_deadline: Duration,
+    retry_period: Duration,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Options> {
+        let mut options = Options {
+            kubeconfig: PathBuf::new(),
+            context: "elector".into(),
+            namespace: "default".into(),
+            lease: String::new(),
+            identity: String::new(),
+            count: 1,
+            distinct_leases: false,
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+        };
+        while let Some(flag) = args.next() {
+            if flag == "--distinct-leases" {
+                options.distinct_leases = true;
+                continue;
+            }
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            let millis = || -> Result<Duration> { Ok(Duration::from_millis(value.parse()?)) };
+            match flag.as_str() {
+                "--kubeconfig" => options.kubeconfig = value.into(),
+                "--context" => options.context = value,
+                "--namespace" => options.namespace = value,
+                "--lease" => options.lease = value,
+                "--identity" => options.identity = value,
+                "--count" => options.count = value.parse()?,
+                "--lease-duration-ms" => options.lease_duration = millis()?,
+                "--renew-deadline-ms" => options.renew_deadline = millis()?,
+                "--retry-period-ms" => options.retry_period = millis()?,
+                _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
+            }
+        }
+        if options.lease.is_empty() || options.identity.is_empty() || options.count == 0 {
+            return Err(USAGE.into());
+        }
+        Ok(options)
+    }
+
+    /// The config of elector `index`: with more than one, identities (and
+    /// with `--distinct-leases`, leases) get the index as a suffix.
+    fn config(&self, index: usize) -> Result<Config> {
+        let suffixed = |name: &str, on: bool| match on {
+            true => format!("{name}-{index}"),
+            false => name.to_string(),
+        };
+        let config = Config::builder(
+            &self.namespace,
+            suffixed(&self.lease, self.distinct_leases),
+            suffixed(&self.identity, self.count > 1),
+        )
+        .connection(Connection::Kubeconfig {
+            path: Some(self.kubeconfig.clone()),
+            context: Some(self.context.clone()),
+        })
+        .lease_duration(self.lease_duration)
+        .renew_deadline(self.renew_deadline)
+        .retry_period(self.retry_period)
+        .build()?;
+        Ok(config)
+    }
+}
+
+/// Nanoseconds on the machine's monotonic clock, which every participant
+/// and the checker share.
+fn monotonic_ns() -> u128 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+fn print(index: usize, event: &str, detail: &str) {
+    let mut out = std::io::stdout().lock();
+    // A closed stdout means the harness is gone; nothing left to tell.
+    let _ = writeln!(out, "{} {index} {event} {detail}", monotonic_ns());
+    let _ = out.flush();
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let options = Options::parse(std::env::args().skip(1))?;
+    let mut terminate = signal(SignalKind::terminate())?;
+
+    let (sender, mut events) = mpsc::unbounded_channel();
+    let mut electors = Vec::with_capacity(options.count);
+    for index in 0..options.count {
+        let elector = Elector::new(options.config(index)?);
+        let mut stream = elector.events()?;
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            while let Some(event) = stream.recv().await {
+                let _ = sender.send((index, event));
+            }
+        });
+        electors.push(elector);
+    }
+    drop(sender);
+    for (index, elector) in electors.iter().enumerate() {
+        print(index, "started", "");
+        elector.start().await?;
+    }
+
+    // Each stream ends after its `Stopped`, so printing ends once all have.
+    let printing = async {
+        while let Some((index, event)) = events.recv().await {
+            match event {
+                Event::Acquired { term, .. } => print(index, "acquired", &format!("term={term}")),
+                Event::Lost { reason, .. } => print(index, "lost", &format!("reason={reason}")),
+                Event::Stopped => print(index, "stopped", ""),
+                _ => {}
+            }
+        }
+    };
+    tokio::pin!(printing);
+    tokio::select! {
+        _ = &mut printing => return Ok(()),
+        _ = terminate.recv() => {}
+    }
+    tokio::join!(join_all(electors.iter().map(Elector::stop)), printing);
+    Ok(())
+}
