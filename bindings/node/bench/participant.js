@@ -45,10 +45,11 @@ const electors = Array.from({length: n}, (_, index) => {
     leading = false
   })
   elector.stopped = async () => {
+    // The original's stop() releases without a leadership_lost event: its
+    // leader stops working when stop() is called, before the release.
+    if (impl === 'original' && leading) print(index, 'lost', 'reason=stopped')
+    if (impl === 'original') leading = false
     await elector.stop()
-    // The original's stop() releases without a leadership_lost event.
-    if (leading) print(index, 'lost', 'reason=stopped')
-    leading = false
     print(index, 'stopped')
   }
   return elector

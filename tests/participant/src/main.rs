@@ -110,10 +110,10 @@ fn monotonic_ns() -> u128 {
     now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
 }
 
-fn print(index: usize, event: &str, detail: &str) {
+fn print(at: u128, index: usize, event: &str, detail: &str) {
     let mut out = std::io::stdout().lock();
     // A closed stdout means the harness is gone; nothing left to tell.
-    let _ = writeln!(out, "{} {index} {event} {detail}", monotonic_ns());
+    let _ = writeln!(out, "{at} {index} {event} {detail}");
     let _ = out.flush();
 }
 
@@ -136,25 +136,28 @@ async fn main() -> Result<()> {
         let mut stream = elector.events()?;
         let sender = sender.clone();
         tokio::spawn(async move {
+            // Stamped on arrival: the printing loop may run later.
             while let Some(event) = stream.recv().await {
-                let _ = sender.send((index, event));
+                let _ = sender.send((monotonic_ns(), index, event));
             }
         });
         electors.push(elector);
     }
     drop(sender);
     for (index, elector) in electors.iter().enumerate() {
-        print(index, "started", "");
+        print(monotonic_ns(), index, "started", "");
         elector.start().await?;
     }
 
     // Each stream ends after its `Stopped`, so printing ends once all have.
     let printing = async {
-        while let Some((index, event)) = events.recv().await {
+        while let Some((at, index, event)) = events.recv().await {
             match event {
-                Event::Acquired { term, .. } => print(index, "acquired", &format!("term={term}")),
-                Event::Lost { reason, .. } => print(index, "lost", &format!("reason={reason}")),
-                Event::Stopped => print(index, "stopped", ""),
+                Event::Acquired { term, .. } => {
+                    print(at, index, "acquired", &format!("term={term}"))
+                }
+                Event::Lost { reason, .. } => print(at, index, "lost", &format!("reason={reason}")),
+                Event::Stopped => print(at, index, "stopped", ""),
                 _ => {}
             }
         }

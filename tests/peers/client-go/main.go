@@ -90,8 +90,6 @@ func main() {
 			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 		}
 		index := i
-		// OnStoppedLeading runs whenever Run returns, led or not.
-		var leading bool
 		elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 			Lock:            lock,
 			LeaseDuration:   15 * time.Second,
@@ -100,16 +98,17 @@ func main() {
 			ReleaseOnCancel: true,
 			Name:            name,
 			Callbacks: leaderelection.LeaderCallbacks{
-				OnStartedLeading: func(context.Context) {
-					leading = true
+				// client-go's leader works until the context it was given
+				// ends: that, not OnStoppedLeading (which runs whenever Run
+				// returns, led or not, after the release), ends its term.
+				OnStartedLeading: func(leading context.Context) {
+					wg.Add(1) // the process waits for this "lost" too
+					defer wg.Done()
 					o.event(index, "acquired", "")
+					<-leading.Done()
+					o.event(index, "lost", "")
 				},
-				OnStoppedLeading: func() {
-					if leading {
-						leading = false
-						o.event(index, "lost", "")
-					}
-				},
+				OnStoppedLeading: func() {},
 			},
 		})
 		if err != nil {
