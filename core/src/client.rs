@@ -178,13 +178,44 @@ pub async fn client_for(config: &Config) -> Result<Client, crate::Error> {
     // hidden retries would eat into the renew deadline.
     kube_config.default_retry = false;
     kube_config.connect_timeout = Some(config.request_timeout());
-    let client =
-        Client::try_from(kube_config).map_err(|e| crate::Error::Connect(error_chain(&e)))?;
+    let client = build_client(kube_config).map_err(|e| crate::Error::Connect(error_chain(&e)))?;
     clients
         .lock()
         .unwrap()
         .insert(config.connection.clone(), client.clone());
     Ok(client)
+}
+
+/// kube's client stack (base URI, auth, extra headers over rustls) on a
+/// connector with TCP_NODELAY. kube's own connector leaves Nagle on: the
+/// first request on a new connection, sent right after the TLS handshake's
+/// last flight, then waits for the server's delayed ACK, about 40 ms on
+/// Linux. A standby's takeover is such a request (its watch holds the
+/// pooled connection), so this is most of a handover. Request timeouts are
+/// the engine's own (every call is bounded), so kube's timeout connector is
+/// not needed here.
+fn build_client(kube_config: KubeConfig) -> Result<Client, kube::Error> {
+    use kube::client::ConfigExt;
+    use tower::{BoxError, ServiceBuilder};
+
+    if kube_config.proxy_url.is_some() {
+        // kube's own stack knows the proxy kinds; it keeps Nagle on.
+        return Client::try_from(kube_config);
+    }
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(kube_config.connect_timeout);
+    let https = kube_config.rustls_https_connector_with_connector(http)?;
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(https);
+    let service = ServiceBuilder::new()
+        .layer(kube_config.base_uri_layer())
+        .option_layer(kube_config.auth_layer()?)
+        .layer(kube_config.extra_headers_layer()?)
+        .map_err(BoxError::from)
+        .service(hyper);
+    Ok(Client::new(service, kube_config.default_namespace))
 }
 
 async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error> {
