@@ -242,13 +242,20 @@ def main():
             if args.only and args.only not in name:
                 continue
             print(f'== {name}', flush=True)
-            first = len(suite.rounds)
+            first, errors = len(suite.rounds), []
             for number in range(args.rounds):
                 started = time.monotonic()
-                run(name)
+                try:
+                    run(name)
+                except Exception as err:  # a round that could not run fails; the others go on
+                    errors.append(f'round {number + 1} could not run: {err}')
+                    suite.say(errors[-1])
+                    fleet.stop_all()
+                    continue
                 round_ = suite.rounds[-1]
                 suite.say(f'round {number + 1}: {time.monotonic() - started:.0f} s; {"; ".join(round_.notes)}')
             finding = check(fleet, suite.rounds[first:])
+            finding.failures += errors
             for overlap in finding.overlaps_ours + finding.overlaps_peers:
                 print(f'  OVERLAP {overlap.first.holder} and {overlap.second.holder} for {report.ms(overlap.duration_ns)}')
             late_wakes = [w for w in finding.wakes

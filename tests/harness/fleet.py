@@ -63,8 +63,8 @@ class Fleet:
             self._changed.notify_all()
 
     def wait_for(self, predicate, timeout):
-        """The first event from now on (or already recorded, with since=) that
-        satisfies predicate, or None after timeout seconds."""
+        """The first recorded event, past or future, that satisfies
+        predicate; None after timeout seconds."""
         deadline = time.monotonic() + timeout
         seen = 0
         with self._changed:
