@@ -26,6 +26,7 @@ FAULT_SECONDS = 20
 # How long after a fault heals the lease may go without a leader before the
 # round counts as failed: a lease duration and a few retry periods.
 RECOVERY_SECONDS = 30
+RENEW_DEADLINE_SECONDS = 10
 # Standbys are given this long to open their watches before a fault.
 SETTLE_SECONDS = 2
 # A standby whose clock runs this much fast: below lease / renew deadline (1.5),
@@ -80,6 +81,10 @@ class Suite:
             time.sleep(0.05)
 
     def finish(self, round_):
+        # A leader still in office when the fault healed may step down up
+        # to a renew deadline later (its last renewal came before the fault);
+        # only a leader after that shows the lease recovered.
+        time.sleep(max(0.0, (round_.healed_at - now()) / 1e9 + RENEW_DEADLINE_SECONDS))
         self.recover(round_.lease)
         time.sleep(SETTLE_SECONDS)
         round_.end_at = now()
