@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import report
-from cluster import Cluster
 from fleet import JS_PACKAGE, KINDS, LEASE_SECONDS, OURS, OURS_RUST, Fleet
 
 # Standbys are given this long to open their watches before the leader goes.
@@ -245,10 +244,8 @@ def main():
     parser.add_argument('--out', default='tests/results/bench.md')
     args = parser.parse_args()
 
-    cluster = Cluster(os.environ['ELECTOR_KUBECONFIG'])
-    log_dir = Path(os.environ.get('ELECTOR_BENCH_LOGS', f'/tmp/elector-bench-{os.getpid()}'))
-    fleet = Fleet(cluster, log_dir, os.environ['ELECTOR_PARTICIPANT'], os.environ['ELECTOR_PEERS'])
-    bench = Bench(cluster, fleet, args.rounds, args.failover_rounds)
+    fleet = Fleet.from_environment('bench')
+    bench = Bench(fleet.cluster, fleet, args.rounds, args.failover_rounds)
     sections = [
         ('Graceful handover: the leader is stopped (SIGTERM); until a standby\'s acquired event', bench.handover),
         ('Crash failover: the leader is killed (SIGKILL); until a standby\'s acquired event, '
@@ -258,7 +255,7 @@ def main():
         ('Footprint: resident memory and CPU of one idle elector per process', bench.footprint),
         ('Cold acquire: a lease that does not exist yet, until acquired', bench.cold_acquire),
     ]
-    print(f'bench: {args.rounds} rounds; participant logs in {log_dir}', flush=True)
+    print(f'bench: {args.rounds} rounds; participant logs in {fleet.log_dir}', flush=True)
     parts = []
     try:
         for title, run in sections:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import report
-from cluster import Cluster
 from fleet import CLIENT_GO, JS_PACKAGE, OURS, OURS_NODE, OURS_RUST, Fleet, now
 from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, wakes
 from toxiproxy import FAULTS, Toxiproxy
@@ -32,7 +31,8 @@ SETTLE_SECONDS = 2
 # A standby whose clock runs this much fast: below lease / renew deadline (1.5),
 # the bound within which the protocol is safe for any elector.
 FAST_CLOCK_RATE = 1.25
-LIBFAKETIME = Path('/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1')
+# Debian's faketime package, under the machine's multiarch directory.
+LIBFAKETIME = next(iter(sorted(Path('/usr/lib').glob('*/faketime/libfaketime.so.1'))), None)
 
 
 @dataclass
@@ -166,6 +166,8 @@ class Suite:
     def fast_clock(self, name):
         # libfaketime preloaded into the participant itself (the faketime
         # command would put a parent in between that forwards no signals).
+        if LIBFAKETIME is None:
+            raise RuntimeError('libfaketime.so.1 not found: install the faketime package (tests/setup does)')
         fast = {'env': {'LD_PRELOAD': str(LIBFAKETIME), 'FAKETIME': f'+0 x{FAST_CLOCK_RATE}'}}
         self.cut_off(name, 'blackhole', standbys=((OURS_RUST, fast), (OURS_RUST, {})))
 
@@ -233,13 +235,10 @@ def main():
     parser.add_argument('--out', default='tests/results/chaos.md')
     args = parser.parse_args()
 
-    cluster = Cluster(os.environ['ELECTOR_KUBECONFIG'])
-    log_dir = Path(os.environ.get('ELECTOR_CHAOS_LOGS', f'/tmp/elector-chaos-{os.getpid()}'))
-    fleet = Fleet(cluster, log_dir, os.environ['ELECTOR_PARTICIPANT'], os.environ['ELECTOR_PEERS'])
-    peers = Path(os.environ['ELECTOR_PEERS'])
-    toxiproxy = Toxiproxy(peers / 'toxiproxy-server', cluster.port, log_dir / 'toxiproxy.log')
-    suite = Suite(cluster, fleet, toxiproxy)
-    print(f'chaos: {args.rounds} round(s) of each scenario; participant logs in {log_dir}', flush=True)
+    fleet = Fleet.from_environment('chaos')
+    toxiproxy = Toxiproxy(fleet.peers_dir / 'toxiproxy-server', fleet.cluster.port, fleet.log_dir / 'toxiproxy.log')
+    suite = Suite(fleet.cluster, fleet, toxiproxy)
+    print(f'chaos: {args.rounds} round(s) of each scenario; participant logs in {fleet.log_dir}', flush=True)
 
     rows, failed = [], False
     try:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster import ROOT
+from cluster import ROOT, Cluster
 
 # The kinds of participant, and how each runs `count` electors in one process.
 OURS_RUST = 'ours (Rust)'
@@ -56,6 +56,15 @@ class Fleet:
         self.all_participants = []
         self._changed = threading.Condition()
         self._serial = 0
+
+    @classmethod
+    def from_environment(cls, command):
+        """The fleet that tests/harness/run prepared: the control plane in
+        ELECTOR_KUBECONFIG, the binaries in ELECTOR_PARTICIPANT and
+        ELECTOR_PEERS, logs in ELECTOR_<COMMAND>_LOGS or a fresh /tmp directory."""
+        cluster = Cluster(os.environ['ELECTOR_KUBECONFIG'])
+        log_dir = os.environ.get(f'ELECTOR_{command.upper()}_LOGS', f'/tmp/elector-{command}-{os.getpid()}')
+        return cls(cluster, log_dir, os.environ['ELECTOR_PARTICIPANT'], os.environ['ELECTOR_PEERS'])
 
     def record(self, event):
         with self._changed:
