@@ -236,6 +236,3 @@ class Participant:
         except subprocess.TimeoutExpired:
             self.kill()
         self.reader.join(5)
-
-    def leading(self, index=0):
-        return (self.name, index) in self.fleet.leaders(self.lease)

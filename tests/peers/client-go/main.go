@@ -49,10 +49,10 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig file")
 	kubecontext := flag.String("context", "elector", "kubeconfig context")
 	namespace := flag.String("namespace", "default", "namespace of the lease")
-	lease := flag.String("lease", "", "lease name; with -leases > 1, the prefix of lease-<i>")
+	lease := flag.String("lease", "", "lease name; with -distinct-leases, the prefix of <lease>-<i>")
 	identity := flag.String("identity", "", "identity; with -count > 1, the prefix of <identity>-<i>")
 	count := flag.Int("count", 1, "electors in this process")
-	leases := flag.Bool("distinct-leases", false, "give each elector a lease of its own")
+	distinct := flag.Bool("distinct-leases", false, "give each elector a lease of its own")
 	flag.Parse()
 	klog.SetOutput(os.Stderr)
 	if *lease == "" || *identity == "" || *count < 1 {
@@ -77,7 +77,7 @@ func main() {
 		if *count > 1 {
 			id = fmt.Sprintf("%s-%d", *identity, i)
 		}
-		if *leases {
+		if *distinct {
 			name = fmt.Sprintf("%s-%d", *lease, i)
 		}
 		// A client per elector, as in a process of its own: client-go
