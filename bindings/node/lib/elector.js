@@ -1,7 +1,6 @@
 'use strict'
 
 const os = require('node:os')
-const path = require('node:path')
 const {EventEmitter} = require('node:events')
 
 /**
@@ -19,11 +18,8 @@ const EVENTS = Object.freeze({
 const JITTER_FACTOR = 1.2
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal']
 
-let native = null
-function loadNative() {
-  if (!native) native = require(path.join(__dirname, '..', 'native', 'elector.node'))
-  return native
-}
+// At require time, so that a platform without an addon fails here, naming itself.
+const native = require('./native.js').load()
 
 // The engine's log lines, routed to the logger of the elector they name.
 const loggers = new Map()
@@ -45,7 +41,7 @@ function routeLog(json) {
 function installLogSink() {
   if (log_sink_installed) return
   log_sink_installed = true
-  loadNative().setLogSink(routeLog)
+  native.setLogSink(routeLog)
 }
 
 function invalidType(name, expected, value) {
@@ -201,7 +197,7 @@ class Elector extends EventEmitter {
     if (this.#local) return
     this.#log_key = loggerKey(namespace, lease_name, identity)
     try {
-      this.#native = new (loadNative().NativeElector)({
+      this.#native = new (native.NativeElector)({
         namespace
       , leaseName: lease_name
       , identity
