@@ -189,7 +189,14 @@ end
 require "kubernetes_leader_election/version"
 require "kubernetes_leader_election/errors"
 require "kubernetes_leader_election/check"
-require "kubernetes_leader_election/native"
+# The platform gem carries one prebuilt extension per Ruby minor version
+# (kubernetes_leader_election/X.Y/native); the source gem builds one at install.
+ruby_abi = RUBY_VERSION[/\A\d+\.\d+/]
+if File.exist?(File.join(__dir__, "kubernetes_leader_election", ruby_abi))
+  require "kubernetes_leader_election/#{ruby_abi}/native"
+else
+  require "kubernetes_leader_election/native"
+end
 require "kubernetes_leader_election/logs"
 require "kubernetes_leader_election/connection"
 require "kubernetes_leader_election/elector"
