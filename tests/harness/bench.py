@@ -10,6 +10,7 @@ import argparse
 import datetime
 import os
 import platform
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -236,6 +237,13 @@ class Bench:
                              'p99 from start()', 'p50 vs ours (Rust)'], rows)
 
 
+def install():
+    """tests/dist/bench's tables (it builds the packages and starts the registries)."""
+    print('  install: npm install and gem install from local registries', flush=True)
+    script = Path(__file__).resolve().parent.parent / 'dist' / 'bench'
+    return subprocess.run([str(script)], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--rounds', type=int, default=20, help='rounds of handover and cold acquire')
@@ -255,6 +263,8 @@ def main():
          'server\'s own traffic subtracted) and open lease watches, from its /metrics', bench.load),
         ('Footprint: resident memory and CPU of one idle elector per process', bench.footprint),
         ('Cold acquire: a lease that does not exist yet, until acquired', bench.cold_acquire),
+        ('Install: the prebuilt packages against the JS package and the source gem, from local registries',
+         install),
     ]
     print(f'bench: {args.rounds} rounds; participant logs in {fleet.log_dir}', flush=True)
     parts = []
