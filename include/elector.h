@@ -79,7 +79,7 @@ enum elector_result
    */
   ELECTOR_ERR_INVALID_IDENTITY = 102,
   /*
-   The timings break lease_duration > renew_deadline > 1.2 x retry_period > 0,
+   The timings break lease_duration > renew_deadline > 1.2 x retry_period, retry_period ≥ 10 ms,
    or the lease duration is not whole seconds.
    */
   ELECTOR_ERR_INVALID_TIMING = 103,

@@ -51,7 +51,7 @@ type Config struct {
 
 	LeaseDuration time.Duration // whole seconds, > RenewDeadline
 	RenewDeadline time.Duration // > 1.2 × RetryPeriod
-	RetryPeriod   time.Duration // > 0
+	RetryPeriod   time.Duration // ≥ 10ms
 
 	// KeepLeaseOnStop leaves the lease to expire on Stop instead of
 	// releasing it so a standby takes over at once.

@@ -3,7 +3,7 @@
 //! Everything a user can get wrong is checked in [`ConfigBuilder::build`], so a
 //! [`Config`] that exists is one the engine can run: names are valid
 //! Kubernetes names, the identity is not empty, and the timings satisfy
-//! `lease_duration > renew_deadline > 1.2 × retry_period > 0`.
+//! `lease_duration > renew_deadline > 1.2 × retry_period`, with `retry_period ≥ 10 ms`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +20,8 @@ pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
 /// a renewal may be jittered by up to this much and must still fit in the
 /// renew deadline.
 pub const JITTER_FACTOR: f64 = 1.2;
+/// The shortest retry period accepted.
+pub const MIN_RETRY_PERIOD: Duration = Duration::from_millis(10);
 
 /// A configuration value that breaks a rule. `field` names the option as the
 /// builder spells it; `rule` says what it must satisfy.
@@ -148,9 +150,12 @@ impl Config {
     }
 
     /// The longest any single API request may take: half the renew deadline,
-    /// so a leader gets at least two attempts before it must step down.
+    /// so a leader gets at least two attempts before it must step down, and
+    /// never more than the margin between the renew deadline and the lease
+    /// duration, so no answer can be so late that a follower's expiry clock,
+    /// started when the answer arrives, runs out inside the leader's deadline.
     pub fn request_timeout(&self) -> Duration {
-        self.renew_deadline / 2
+        (self.renew_deadline / 2).min(self.lease_duration - self.renew_deadline)
     }
 }
 
@@ -229,16 +234,19 @@ impl ConfigBuilder {
     }
 }
 
-/// `lease_duration > renew_deadline > 1.2 × retry_period > 0`, as client-go.
+/// `lease_duration > renew_deadline > 1.2 × retry_period`, as client-go, and
+/// `retry_period ≥ 10 ms`.
 pub fn check_timings(
     lease_duration: Duration,
     renew_deadline: Duration,
     retry_period: Duration,
 ) -> Result<(), ConfigError> {
-    if retry_period.is_zero() {
+    if retry_period < MIN_RETRY_PERIOD {
         return Err(ConfigError::new(
             "retry_period",
-            "must be greater than zero",
+            format!(
+                "must be at least {MIN_RETRY_PERIOD:?}: a shorter one only loads the API server ({retry_period:?})"
+            ),
         ));
     }
     if renew_deadline.as_secs_f64() <= JITTER_FACTOR * retry_period.as_secs_f64() {
@@ -465,8 +473,14 @@ mod tests {
     #[test]
     fn timings_follow_client_go_s_rule() {
         let s = Duration::from_secs;
-        let err = builder().retry_period(Duration::ZERO).build().unwrap_err();
-        assert_eq!(err.field, "retry_period");
+        for too_short in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_millis(9),
+        ] {
+            let err = builder().retry_period(too_short).build().unwrap_err();
+            assert_eq!(err.field, "retry_period");
+        }
         // 1.2 × 2 s = 2.4 s: a 2.4 s deadline is not enough.
         let err = builder()
             .renew_deadline(Duration::from_millis(2400))
@@ -494,6 +508,22 @@ mod tests {
             ),
             "lease_duration"
         );
+    }
+
+    #[test]
+    fn one_request_never_outlasts_the_margin_past_the_renew_deadline() {
+        let s = Duration::from_secs;
+        let timeout = |lease, deadline| {
+            builder()
+                .lease_duration(s(lease))
+                .renew_deadline(s(deadline))
+                .build()
+                .unwrap()
+                .request_timeout()
+        };
+        assert_eq!(timeout(15, 10), s(5)); // client-go's defaults: half the deadline
+        assert_eq!(timeout(15, 11), s(4)); // the margin, not 5.5 s
+        assert_eq!(timeout(20, 15), s(5)); // the margin, not 7.5 s
     }
 
     #[test]

@@ -3,16 +3,18 @@
 //!
 //! Expiry is judged on this process's monotonic clock, never by comparing the
 //! lease's `renewTime` with local wall time: a record is expired when its
-//! `resourceVersion` has not changed for its `leaseDurationSeconds` since this
-//! process first saw it. Clock skew between nodes therefore cannot make two
-//! leaders.
+//! election record (holder, duration, times, transitions) has not changed for
+//! its `leaseDurationSeconds` since this process first saw it, as client-go
+//! judges it. Clock skew between nodes therefore cannot make two leaders, and
+//! writers of other fields (labels, annotations) cannot keep a dead leader's
+//! lease alive.
 
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use tokio::time::Instant;
 
-use crate::record::{Record, resource_version};
+use crate::record::Record;
 
 /// What a candidate knows about the lease.
 #[derive(Debug, Clone)]
@@ -70,20 +72,17 @@ impl Knowledge {
     }
 
     /// Folds a freshly seen lease into what we knew. The expiry clock restarts
-    /// only when the `resourceVersion` changed: seeing the same version again
-    /// (a re-read, a re-watch) must not extend the holder's claim.
+    /// only when the election record changed: seeing it again (a re-read, a
+    /// re-watch, a write to labels or annotations) must not extend the
+    /// holder's claim.
     pub fn observe(&mut self, lease: Lease, now: Instant) {
+        let record = Record::of(&lease);
         let changed_at = match self.last() {
-            Some(old)
-                if resource_version(&old.lease).is_some()
-                    && resource_version(&old.lease) == resource_version(&lease) =>
-            {
-                old.changed_at
-            }
+            Some(old) if old.record == record => old.changed_at,
             _ => now,
         };
         *self = Knowledge::Present(Box::new(Observed {
-            record: Record::of(&lease),
+            record,
             lease,
             changed_at,
             read_at: now,
@@ -216,10 +215,12 @@ mod tests {
         .unwrap()
     }
 
+    /// A lease as its holder writes it: each version a renewal.
     fn held_by(holder: &str, rv: &str) -> Lease {
         lease(
             rv,
-            json!({"holderIdentity": holder, "leaseDurationSeconds": 15}),
+            json!({"holderIdentity": holder, "leaseDurationSeconds": 15,
+                "renewTime": format!("2026-01-01T00:00:{rv:0>2}.000000Z")}),
         )
     }
 
@@ -358,6 +359,23 @@ mod tests {
         assert_eq!(
             candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
             Step::WaitUntil(t0 + secs(27))
+        );
+    }
+
+    #[test]
+    fn a_write_to_other_fields_does_not_restart_the_expiry_clock() {
+        let t0 = Instant::now();
+        let mut k = Knowledge::new(t0);
+        k.observe(held_by("other", "1"), t0);
+        // A GitOps reconciler labels the dead leader's lease: a new version,
+        // the same election record.
+        let mut labelled = held_by("other", "1");
+        labelled.metadata.resource_version = Some("2".into());
+        labelled.metadata.labels = Some([("team".to_string(), "a".to_string())].into());
+        k.observe(labelled, t0 + secs(10));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            Step::TakeOver
         );
     }
 

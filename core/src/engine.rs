@@ -51,8 +51,9 @@ pub(crate) struct Engine {
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
     knowledge: Knowledge,
-    /// The last `leaseTransitions` seen, so a recreated lease continues the term.
-    last_transitions: Option<i32>,
+    /// The highest `leaseTransitions` seen, on this lease or a predecessor:
+    /// the next term is above it, so the term never goes down.
+    highest_term: Option<i32>,
     /// The last error reported, to log repeats quietly.
     last_error: Option<ErrorKind>,
 }
@@ -92,7 +93,7 @@ impl Engine {
             events,
             cancel,
             knowledge: Knowledge::new(Instant::now()),
-            last_transitions: None,
+            highest_term: None,
             last_error: None,
         }
     }
@@ -201,8 +202,11 @@ impl Engine {
     }
 
     async fn read(&mut self, watch: &mut LeaseWatch) {
+        let result = self.api.get(None).await;
+        // Timed from the answer, not the request: a version that committed
+        // while the GET was on its way must not start its expiry early.
         let now = Instant::now();
-        match self.api.get(None).await {
+        match result {
             Ok(Some(lease)) => {
                 self.recovered();
                 self.observe(lease, now);
@@ -226,14 +230,17 @@ impl Engine {
         let sent_at = Instant::now();
         let result = match &self.knowledge {
             Knowledge::Absent { .. } => {
-                let transitions = self.last_transitions.map_or(0, |t| t.saturating_add(1));
+                let transitions = self.highest_term.map_or(0, |t| t.saturating_add(1));
                 self.api
                     .create(&record::new_lease(&self.config, transitions), None)
                     .await
             }
             Knowledge::Present(observed) => {
                 self.api
-                    .replace(&record::acquired(&observed.lease, &self.config), None)
+                    .replace(
+                        &record::acquired(&observed.lease, &self.config, self.highest_term),
+                        None,
+                    )
                     .await
             }
             Knowledge::Unknown { .. } => return None,
@@ -245,7 +252,9 @@ impl Engine {
             }
             Err(ApiError::Conflict) => {
                 // Another candidate won. The watch will show us its write;
-                // without one, read it now.
+                // without one, read it now. The API server answered: requests
+                // are not failing.
+                self.recovered();
                 bump(&self.shared.counters.conflicts);
                 debug!("another candidate wrote the lease first");
                 let wait = if watching {
@@ -258,6 +267,7 @@ impl Engine {
             }
             Err(ApiError::NotFound) if matches!(self.knowledge, Knowledge::Present(_)) => {
                 // Deleted since we saw it.
+                self.recovered();
                 self.forget_lease();
                 None
             }
@@ -295,9 +305,7 @@ impl Engine {
             identity: self.config.identity.clone(),
             term,
         });
-        if let Some(event) = leader_changed {
-            self.emit(event);
-        }
+        self.emit_some(leader_changed);
     }
 
     /// Renews until leadership ends; always ends by emitting `Lost`.
@@ -354,9 +362,13 @@ impl Engine {
                             continue;
                         }
                         Ok(Some(current)) => {
+                            // The handle names the new holder before the
+                            // host hears of the loss; the leader change
+                            // follows it.
                             let holder = Record::of(&current).holder;
+                            let leader_changed = self.note(current, Instant::now());
                             self.lose(&lease, LostReason::TakenOver { holder });
-                            self.observe(current, Instant::now());
+                            self.emit_some(leader_changed);
                             return;
                         }
                         Ok(None) => Err(ApiError::NotFound),
@@ -374,8 +386,9 @@ impl Engine {
                     self.on_renewed(&lease, &clock);
                 }
                 Err(ApiError::NotFound) => {
+                    let leader_changed = self.forget();
                     self.lose(&lease, LostReason::Deleted);
-                    self.forget_lease();
+                    self.emit_some(leader_changed);
                     return;
                 }
                 Err(err) => {
@@ -536,15 +549,17 @@ impl Engine {
     /// Folds a seen lease into what this elector knows, and tells the host
     /// when the holder changed.
     fn observe(&mut self, lease: Lease, now: Instant) {
-        if let Some(event) = self.note(lease, now) {
-            self.emit(event);
-        }
+        let leader_changed = self.note(lease, now);
+        self.emit_some(leader_changed);
     }
 
     /// `observe`, returning the leader change to tell instead of telling it.
     fn note(&mut self, lease: Lease, now: Instant) -> Option<Event> {
         let record = Record::of(&lease);
-        self.last_transitions = Some(record.transitions);
+        self.highest_term = Some(
+            self.highest_term
+                .map_or(record.transitions, |t| t.max(record.transitions)),
+        );
         let changed = {
             let mut status = self.status();
             let changed = status.leader != record.holder;
@@ -568,6 +583,12 @@ impl Engine {
     }
 
     fn forget_lease(&mut self) {
+        let leader_changed = self.forget();
+        self.emit_some(leader_changed);
+    }
+
+    /// `forget_lease`, returning the leader change to tell instead of telling it.
+    fn forget(&mut self) -> Option<Event> {
         let timing = self.timing();
         self.knowledge
             .absent(&self.config.identity, timing, Instant::now());
@@ -576,12 +597,18 @@ impl Engine {
             status.lease = None;
             status.leader.take().is_some()
         };
-        if had_leader {
+        had_leader.then(|| {
             info!("lease is gone");
-            self.emit(Event::LeaderChanged {
+            Event::LeaderChanged {
                 lease: None,
                 leader: None,
-            });
+            }
+        })
+    }
+
+    fn emit_some(&self, event: Option<Event>) {
+        if let Some(event) = event {
+            self.emit(event);
         }
     }
 

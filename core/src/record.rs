@@ -10,9 +10,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 
 use crate::config::Config;
 
-/// What the elector needs from a Lease, tolerant of what other libraries
-/// write: a null or empty holder means free, and missing durations or
-/// transition counts are not errors.
+/// The leader election record inside a Lease, as client-go compares it:
+/// tolerant of what other libraries write (a null or empty holder means
+/// free; missing durations or transition counts are not errors). Only a
+/// change of the record restarts a holder's expiry clock; writes to other
+/// fields (labels, annotations) do not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// `None` when the lease is free (holder null or "").
@@ -21,6 +23,8 @@ pub struct Record {
     pub lease_duration: Option<Duration>,
     /// `leaseTransitions`, 0 when missing: the term of the current holder.
     pub transitions: i32,
+    pub acquire_time: Option<Timestamp>,
+    pub renew_time: Option<Timestamp>,
 }
 
 impl Record {
@@ -35,6 +39,8 @@ impl Record {
                 .filter(|&s| s > 0)
                 .map(|s| Duration::from_secs(s as u64)),
             transitions: spec.and_then(|s| s.lease_transitions).unwrap_or(0),
+            acquire_time: spec.and_then(|s| s.acquire_time.as_ref()).map(|t| t.0),
+            renew_time: spec.and_then(|s| s.renew_time.as_ref()).map(|t| t.0),
         }
     }
 
@@ -49,6 +55,33 @@ pub fn micro_now() -> MicroTime {
     let now = Timestamp::now();
     let micros = now.as_microsecond();
     MicroTime(Timestamp::from_microsecond(micros).unwrap_or(now))
+}
+
+/// Now, but strictly after `previous`: a renewal must change the record even
+/// when the wall clock stood still or stepped back, or the API server keeps
+/// the identical object and followers see no renewal.
+fn micro_now_after(previous: Option<&MicroTime>) -> MicroTime {
+    let now = micro_now();
+    match previous {
+        Some(previous) if now.0 <= previous.0 => MicroTime(
+            previous
+                .0
+                .checked_add(jiff::SignedDuration::from_micros(1))
+                .unwrap_or(previous.0),
+        ),
+        _ => now,
+    }
+}
+
+/// The next term: one past the highest seen, on this lease or on any
+/// predecessor this elector saw, so the fencing token never goes down (a
+/// lease re-created at 0 by another library, or restored from a backup).
+/// At `i32::MAX` the term stays there: fencing on it then can no longer tell
+/// terms apart, which at one takeover a second takes 68 years.
+pub fn next_term(record_transitions: i32, highest_seen: Option<i32>) -> i32 {
+    record_transitions
+        .max(highest_seen.unwrap_or(0))
+        .saturating_add(1)
 }
 
 pub fn resource_version(lease: &Lease) -> Option<&str> {
@@ -80,16 +113,17 @@ pub fn new_lease(config: &Config, transitions: i32) -> Lease {
 }
 
 /// `current` taken by this elector. Taking over from another holder (or a
-/// free lease) counts a transition and sets `acquireTime`; reclaiming a lease
-/// that already names this identity keeps both, as client-go does. Other
-/// spec fields (preferredHolder, strategy) and metadata are kept.
-pub fn acquired(current: &Lease, config: &Config) -> Lease {
+/// free lease) counts a transition past the highest term seen and sets
+/// `acquireTime`; reclaiming a lease that already names this identity keeps
+/// both, as client-go does. Other spec fields (preferredHolder, strategy)
+/// and metadata are kept.
+pub fn acquired(current: &Lease, config: &Config, highest_term: Option<i32>) -> Lease {
     let record = Record::of(current);
-    let now = micro_now();
     let mut lease = current.clone();
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+    let now = micro_now_after(spec.renew_time.as_ref());
     if !record.is_held_by(&config.identity) {
-        spec.lease_transitions = Some(record.transitions.saturating_add(1));
+        spec.lease_transitions = Some(next_term(record.transitions, highest_term));
         spec.acquire_time = Some(now.clone());
         if let Some(owner) = &config.owner_reference {
             lease.metadata.owner_references = Some(vec![owner.clone()]);
@@ -114,7 +148,7 @@ pub fn renewed(current: &Lease, config: &Config) -> Lease {
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
     spec.holder_identity = Some(config.identity.clone());
     spec.lease_duration_seconds = Some(lease_duration_seconds(config));
-    spec.renew_time = Some(micro_now());
+    spec.renew_time = Some(micro_now_after(spec.renew_time.as_ref()));
     lease
 }
 
@@ -167,6 +201,8 @@ mod tests {
             holder: None,
             lease_duration: None,
             transitions: 0,
+            acquire_time: None,
+            renew_time: None,
         };
         assert_eq!(Record::of(&lease(json!({}))), free);
         assert_eq!(Record::of(&lease(json!(null))), free);
@@ -182,7 +218,9 @@ mod tests {
             Record {
                 holder: Some("a".into()),
                 lease_duration: None,
-                transitions: 0
+                transitions: 0,
+                acquire_time: None,
+                renew_time: None,
             }
         );
         assert_eq!(
@@ -192,7 +230,9 @@ mod tests {
             Record {
                 holder: Some("a".into()),
                 lease_duration: Some(Duration::from_secs(20)),
-                transitions: 4
+                transitions: 4,
+                acquire_time: None,
+                renew_time: None,
             }
         );
     }
@@ -202,7 +242,7 @@ mod tests {
         let c = config();
         let theirs = lease(json!({"holderIdentity": "other", "leaseTransitions": 3,
             "acquireTime": "2020-01-01T00:00:00.000000Z", "preferredHolder": "p"}));
-        let taken = acquired(&theirs, &c);
+        let taken = acquired(&theirs, &c, None);
         let spec = taken.spec.as_ref().unwrap();
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
         assert_eq!(spec.lease_transitions, Some(4));
@@ -217,10 +257,44 @@ mod tests {
 
         let mine = lease(json!({"holderIdentity": "me", "leaseTransitions": 3,
             "acquireTime": "2020-01-01T00:00:00.000000Z"}));
-        let reclaimed = acquired(&mine, &c);
+        let reclaimed = acquired(&mine, &c, None);
         let spec = reclaimed.spec.as_ref().unwrap();
         assert_eq!(spec.lease_transitions, Some(3));
         assert_eq!(spec.acquire_time, mine.spec.as_ref().unwrap().acquire_time);
+    }
+
+    #[test]
+    fn the_term_never_goes_below_the_highest_seen() {
+        let c = config();
+        // Re-created by another library at 0 after this elector saw term 7.
+        let recreated = lease(json!({"holderIdentity": "other", "leaseTransitions": 0}));
+        let taken = acquired(&recreated, &c, Some(7));
+        assert_eq!(taken.spec.unwrap().lease_transitions, Some(8));
+        // A record ahead of what we saw wins.
+        let ahead = lease(json!({"holderIdentity": "other", "leaseTransitions": 9}));
+        assert_eq!(
+            acquired(&ahead, &c, Some(7))
+                .spec
+                .unwrap()
+                .lease_transitions,
+            Some(10)
+        );
+        assert_eq!(next_term(i32::MAX, Some(3)), i32::MAX);
+    }
+
+    #[test]
+    fn a_renewal_always_changes_renew_time() {
+        // The wall clock stepped back (or stood still): the renewal still
+        // writes a later renewTime than the lease holds, so the write is a
+        // real change that followers see.
+        let c = config();
+        let future = "2999-01-01T00:00:00.000000Z";
+        let mine = lease(json!({"holderIdentity": "me", "renewTime": future,
+            "acquireTime": future}));
+        for written in [renewed(&mine, &c), acquired(&mine, &c, None)] {
+            let renew = written.spec.unwrap().renew_time.unwrap().0;
+            assert_eq!(renew.to_string(), "2999-01-01T00:00:00.000001Z");
+        }
     }
 
     #[test]

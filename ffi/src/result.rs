@@ -25,7 +25,7 @@ pub enum elector_result {
     ELECTOR_ERR_INVALID_LEASE_NAME = 101,
     /// The identity is empty.
     ELECTOR_ERR_INVALID_IDENTITY = 102,
-    /// The timings break lease_duration > renew_deadline > 1.2 x retry_period > 0,
+    /// The timings break lease_duration > renew_deadline > 1.2 x retry_period, retry_period ≥ 10 ms,
     /// or the lease duration is not whole seconds.
     ELECTOR_ERR_INVALID_TIMING = 103,
     /// A label key or value is not valid Kubernetes label syntax.
@@ -68,7 +68,7 @@ impl elector_result {
             ELECTOR_ERR_INVALID_LEASE_NAME => "invalid lease_name: must be a DNS subdomain",
             ELECTOR_ERR_INVALID_IDENTITY => "invalid identity: must not be empty",
             ELECTOR_ERR_INVALID_TIMING => {
-                "invalid timing: lease_duration > renew_deadline > 1.2 x retry_period > 0 must hold"
+                "invalid timing: lease_duration > renew_deadline > 1.2 x retry_period, retry_period ≥ 10 ms must hold"
             }
             ELECTOR_ERR_INVALID_LABEL => "invalid label",
             ELECTOR_ERR_INVALID_OWNER_REFERENCE => "invalid owner reference",
