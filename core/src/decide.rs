@@ -21,13 +21,16 @@ use crate::record::Record;
 pub enum Knowledge {
     /// Nothing current: read the lease at `read_at`, unless the watch tells
     /// us its state first. `last` is the lease as last seen, kept so that
-    /// reading the same version again does not restart its expiry clock.
+    /// reading the same version again does not restart its expiry clock;
+    /// `create_not_before`, from an absence seen earlier, so that a re-read
+    /// does not cut short the wait for a deleted holder's claim.
     Unknown {
         read_at: Instant,
         last: Option<Box<Observed>>,
+        create_not_before: Option<Instant>,
     },
     /// The lease does not exist. Create it no earlier than `not_before`: a
-    /// lease deleted while another held it is honoured until it would have
+    /// lease deleted while someone held it is honoured until it would have
     /// expired, since that holder may not know yet.
     Absent { not_before: Instant },
     /// The lease as last seen.
@@ -59,6 +62,7 @@ impl Knowledge {
         Knowledge::Unknown {
             read_at: now,
             last: None,
+            create_not_before: None,
         }
     }
 
@@ -91,24 +95,53 @@ impl Knowledge {
 
     /// What we know may be out of date: read again at `read_at`.
     pub fn outdated(&mut self, read_at: Instant) {
-        let last = match std::mem::replace(self, Knowledge::new(read_at)) {
-            Knowledge::Present(observed) => Some(observed),
-            Knowledge::Unknown { last, .. } => last,
-            Knowledge::Absent { .. } => None,
+        let (last, create_not_before) = match std::mem::replace(self, Knowledge::new(read_at)) {
+            Knowledge::Present(observed) => (Some(observed), None),
+            Knowledge::Unknown {
+                last,
+                create_not_before,
+                ..
+            } => (last, create_not_before),
+            Knowledge::Absent { not_before } => (None, Some(not_before)),
         };
-        *self = Knowledge::Unknown { read_at, last };
+        *self = Knowledge::Unknown {
+            read_at,
+            last,
+            create_not_before,
+        };
     }
 
-    /// The lease is gone. If another identity held it, its claim still runs
-    /// until it would have expired.
-    pub fn absent(&mut self, identity: &str, timing: Timing, now: Instant) {
-        let not_before = match self.last() {
-            Some(last) if last.record.holder.as_deref().is_some_and(|h| h != identity) => {
-                last.expires_at(timing.lease_duration).max(now)
-            }
-            _ => now,
+    /// The lease is gone. Whoever held it last may not know yet: its claim
+    /// still runs until it would have expired, even when the record named
+    /// this identity (after a lost renew deadline that record may be stale:
+    /// someone may have taken the lease since). A wait begun by an earlier
+    /// absence is never cut short.
+    pub fn absent(&mut self, timing: Timing, now: Instant) {
+        let (last_claim, earlier_wait) = match self {
+            Knowledge::Present(observed) => (Some(&**observed), None),
+            Knowledge::Unknown {
+                last,
+                create_not_before,
+                ..
+            } => (last.as_deref(), *create_not_before),
+            Knowledge::Absent { not_before } => (None, Some(*not_before)),
         };
+        let claim_ends = last_claim
+            .filter(|last| last.record.holder.is_some())
+            .map(|last| last.expires_at(timing.lease_duration));
+        let not_before = [Some(now), claim_ends, earlier_wait]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
         *self = Knowledge::Absent { not_before };
+    }
+
+    /// The leader's own renewal found the lease gone: nobody else can hold
+    /// it (a lease created anew would have answered 409), so it may be
+    /// created at once.
+    pub fn deleted_under_the_leader(&mut self, now: Instant) {
+        *self = Knowledge::Absent { not_before: now };
     }
 }
 
@@ -246,7 +279,7 @@ mod tests {
     fn a_lease_that_was_never_seen_is_created_at_once() {
         let t0 = Instant::now();
         let mut k = Knowledge::new(t0);
-        k.absent(ME, TIMING, t0);
+        k.absent(TIMING, t0);
         assert_eq!(candidate_step(&k, ME, true, TIMING, t0), Step::Create);
     }
 
@@ -255,7 +288,7 @@ mod tests {
         let t0 = Instant::now();
         let mut k = Knowledge::new(t0);
         k.observe(held_by("other", "1"), t0);
-        k.absent(ME, TIMING, t0 + secs(1));
+        k.absent(TIMING, t0 + secs(1));
         assert_eq!(
             candidate_step(&k, ME, true, TIMING, t0 + secs(1)),
             Step::WaitUntil(t0 + secs(15))
@@ -265,17 +298,52 @@ mod tests {
             Step::Create
         );
 
-        // Our own deleted lease, or a free one, is recreated at once.
-        for holder in [ME, ""] {
-            let mut k = Knowledge::new(t0);
-            k.observe(held_by(holder, "1"), t0);
-            k.absent(ME, TIMING, t0);
-            assert_eq!(
-                candidate_step(&k, ME, true, TIMING, t0),
-                Step::Create,
-                "{holder:?}"
-            );
-        }
+        // A free one is recreated at once.
+        let mut k = Knowledge::new(t0);
+        k.observe(held_by("", "1"), t0);
+        k.absent(TIMING, t0);
+        assert_eq!(candidate_step(&k, ME, true, TIMING, t0), Step::Create);
+    }
+
+    #[test]
+    fn a_deleted_lease_that_named_us_is_honoured_unless_we_were_leading() {
+        // After a lost renew deadline, the record naming us may be stale:
+        // another may hold the lease now, unseen, and it was deleted since.
+        let t0 = Instant::now();
+        let mut k = Knowledge::new(t0);
+        k.observe(held_by(ME, "1"), t0);
+        k.outdated(t0 + secs(10));
+        k.absent(TIMING, t0 + secs(10));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(10)),
+            Step::WaitUntil(t0 + secs(15))
+        );
+        // The leader's own renewal answered 404: nobody else holds it.
+        k.deleted_under_the_leader(t0 + secs(10));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(10)),
+            Step::Create
+        );
+    }
+
+    #[test]
+    fn a_re_read_during_the_wait_for_a_deleted_holder_keeps_the_wait() {
+        // A 410 on the watch makes the candidate read again; the 404 it gets
+        // must not allow a create before the deleted holder's claim ends.
+        let t0 = Instant::now();
+        let mut k = Knowledge::new(t0);
+        k.observe(held_by("other", "1"), t0);
+        k.absent(TIMING, t0 + secs(1));
+        k.outdated(t0 + secs(2));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(2)),
+            Step::Read
+        );
+        k.absent(TIMING, t0 + secs(2));
+        assert_eq!(
+            candidate_step(&k, ME, true, TIMING, t0 + secs(2)),
+            Step::WaitUntil(t0 + secs(15))
+        );
     }
 
     #[test]

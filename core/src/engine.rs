@@ -387,6 +387,7 @@ impl Engine {
                 }
                 Err(ApiError::NotFound) => {
                     let leader_changed = self.forget();
+                    self.knowledge.deleted_under_the_leader(Instant::now());
                     self.lose(&lease, LostReason::Deleted);
                     self.emit_some(leader_changed);
                     return;
@@ -514,6 +515,9 @@ impl Engine {
             Some(Ok(WatchEvent::Deleted(lease))) => {
                 watch.resource_version = lease.metadata.resource_version.clone();
                 debug!("lease deleted");
+                // Its final state names the holder whose claim to honour,
+                // even if we missed the write that made it the holder.
+                self.knowledge.observe(lease, now);
                 self.forget_lease();
             }
             Some(Ok(WatchEvent::Bookmark(bookmark))) => {
@@ -590,8 +594,7 @@ impl Engine {
     /// `forget_lease`, returning the leader change to tell instead of telling it.
     fn forget(&mut self) -> Option<Event> {
         let timing = self.timing();
-        self.knowledge
-            .absent(&self.config.identity, timing, Instant::now());
+        self.knowledge.absent(timing, Instant::now());
         let had_leader = {
             let mut status = self.status();
             status.lease = None;
