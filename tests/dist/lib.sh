@@ -68,6 +68,7 @@ auth:
 uplinks:
   upstream:
     url: $upstream
+    maxage: 60m
 packages:
   '@elector/*':
     access: \$all
