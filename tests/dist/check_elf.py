@@ -64,8 +64,10 @@ def check(path, arch, libc, max_glibc):
             problems.append(f'links glibc (NEEDED: {needed}, GLIBC_{highest})')
         if not any(name.startswith('libc.') for name in needed):
             problems.append(f'does not link musl libc (NEEDED: {needed})')
-    if '.debug_info' in run('readelf', '-S', '-W', str(path)):
-        problems.append('debug info not stripped')
+    sections = run('readelf', '-S', '-W', str(path))
+    for section in ('.debug_info', '.symtab'):
+        if section in sections:
+            problems.append(f'not stripped ({section})')
     return machine, highest, problems
 
 
@@ -79,12 +81,14 @@ def main():
     objects = 0
     for artifact in sorted(p for p in args.dir.iterdir() if p.is_dir()):
         arch, libc = expected(artifact.name)
+        found = 0
         for path in sorted(artifact.rglob('*')):
             if path.is_symlink() or not path.is_file() or not is_elf(path):
                 continue
             objects += 1
+            found += 1
             if arch is None:
-                print(f'FAIL {artifact.name}: its name names no architecture')
+                print(f'  FAIL {path.relative_to(args.dir)}: a shared object in an artifact whose name names no platform')
                 failures += 1
                 continue
             machine, highest, problems = check(path, arch, libc, args.max_glibc)
@@ -94,6 +98,9 @@ def main():
             print(f'  {status} {path.relative_to(args.dir)}: {machine}, {libc}, {glibc}, {size:.1f} MiB'
                   + ''.join(f'; {problem}' for problem in problems))
             failures += bool(problems)
+        if arch is not None and found == 0:
+            print(f'  FAIL {artifact.name}: a platform artifact without a shared object')
+            failures += 1
     if objects == 0:
         print('no shared objects found')
         return 1

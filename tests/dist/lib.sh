@@ -111,6 +111,14 @@ start_gem_source() {
   wait_for_url "${gem_source}specs.4.8.gz" "the gem source"
 }
 
+stop_registries() {
+  local pid
+  for pid in ${npm_registry_pid:-} ${gem_source_pid:-}; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
 # An empty npm project in DIR.
 empty_npm_project() {
   mkdir -p "$1"

@@ -39,8 +39,11 @@ def main():
     deadline = time.monotonic() + args.timeout
     while not matched.is_set() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    if child.poll() is not None:
+        reader.join(1)  # it may have printed the line just before exiting
     if not matched.is_set():
         child.kill()
+        child.wait()
         print(f'run_until: no line matching {args.pattern!r} within {args.timeout:.0f} s', file=sys.stderr)
         return 1
     child.send_signal(signal.SIGTERM)

@@ -14,24 +14,30 @@ const PACKAGE_DIR = path.resolve(__dirname, '..')
 const PACKAGE = require('../package.json')
 const LOCAL_ADDON = path.join(PACKAGE_DIR, 'native', 'elector.node')
 
+let musl = null
+
 /** glibc or musl: a glibc Node reports the glibc it runs on, a musl one does not. */
 function isMusl() {
+  if (musl !== null) return musl
   const report = process.report
   if (!report || typeof report.getReport !== 'function') {
     try {
-      return fs.readFileSync('/usr/bin/ldd', 'latin1').includes('musl')
+      musl = fs.readFileSync('/usr/bin/ldd', 'latin1').includes('musl')
     } catch {
-      return false
+      musl = false
     }
+    return musl
   }
-  // Without the network section: collecting it can take seconds in some sandboxes.
+  // Without the network section where Node supports that (22.13 and later):
+  // collecting it can take seconds in some sandboxes.
   const exclude_network = report.excludeNetwork
   report.excludeNetwork = true
   try {
-    return !report.getReport().header.glibcVersionRuntime
+    musl = !report.getReport().header.glibcVersionRuntime
   } finally {
     report.excludeNetwork = exclude_network
   }
+  return musl
 }
 
 /**
@@ -51,12 +57,22 @@ function prebuiltPackages() {
 
 /** The installed prebuilt package's addon for this platform, or null. */
 function prebuilt() {
+  const name = `${PACKAGE.name}-${platformName()}`
+  let addon
   try {
-    return require.resolve(`${PACKAGE.name}-${platformName()}`)
+    addon = require.resolve(name)
   } catch (err) {
     if (err.code !== 'MODULE_NOT_FOUND') throw err
     return null
   }
+  // A stale or hoisted platform package would run other native code under this JavaScript.
+  const {version} = require(`${name}/package.json`)
+  if (version !== PACKAGE.version) {
+    const err = new Error(`${PACKAGE.name}@${PACKAGE.version} found ${name}@${version}; reinstall so that their versions match`)
+    err.code = 'ERR_ELECTOR_ADDON_VERSION'
+    throw err
+  }
+  return addon
 }
 
 /** The addon to load: one built from source here, else the prebuilt one, or null. */
@@ -100,7 +116,13 @@ function load() {
     console.error(`${PACKAGE.name}: no prebuilt addon for ${platformName()}; building it from the bundled sources with cargo`)
     addon = build()
   }
-  return require(addon)
+  try {
+    return require(addon)
+  } catch (err) {
+    const wrapped = new Error(`${PACKAGE.name}: the native addon for ${platformName()} (${addon}) failed to load: ${err.message}`, {cause: err})
+    wrapped.code = 'ERR_ELECTOR_ADDON_LOAD'
+    throw wrapped
+  }
 }
 
 module.exports = {load, prebuilt, build, cargoAvailable, noAddonError}

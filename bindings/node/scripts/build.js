@@ -35,7 +35,12 @@ try {
 const profile_dir = profile === 'dev' ? 'debug' : profile
 const library = {darwin: 'libelector_node.dylib', win32: 'elector_node.dll'}[process.platform] ?? 'libelector_node.so'
 fs.mkdirSync(path.join(package_dir, 'native'), {recursive: true})
-fs.copyFileSync(path.join(target_dir, profile_dir, library), path.join(package_dir, 'native', 'elector.node'))
+// Copied beside, then renamed: a process loading the addon meanwhile sees the
+// old file or the new one, never half of one.
+const addon = path.join(package_dir, 'native', 'elector.node')
+const partial = `${addon}.${process.pid}.tmp`
+fs.copyFileSync(path.join(target_dir, profile_dir, library), partial)
+fs.renameSync(partial, addon)
 // Installed from a tarball with cargo's default target directory: drop the
 // build tree (hundreds of MB) once the addon is copied out.
 if (manifest === bundled && !process.env.CARGO_TARGET_DIR) fs.rmSync(target_dir, {recursive: true, force: true})

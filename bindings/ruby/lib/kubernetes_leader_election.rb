@@ -192,10 +192,18 @@ require "kubernetes_leader_election/check"
 # The platform gem carries one prebuilt extension per Ruby minor version
 # (kubernetes_leader_election/X.Y/native); the source gem builds one at install.
 ruby_abi = RUBY_VERSION[/\A\d+\.\d+/]
-if File.exist?(File.join(__dir__, "kubernetes_leader_election", ruby_abi))
+prebuilt = Dir[File.join(__dir__, "kubernetes_leader_election", "[0-9]*.[0-9]*")].map { |dir| File.basename(dir) }
+if prebuilt.empty?
+  require "kubernetes_leader_election/native"
+elsif RbConfig::CONFIG["host_os"].include?("musl")
+  # RubyGems of this era take an x86_64-linux gem for musl too; ours is glibc's.
+  raise LoadError, "kubernetes_leader_election: this platform gem is built for glibc, not musl; " \
+                   "install the source gem: gem install kubernetes_leader_election --platform ruby"
+elsif prebuilt.include?(ruby_abi)
   require "kubernetes_leader_election/#{ruby_abi}/native"
 else
-  require "kubernetes_leader_election/native"
+  raise LoadError, "kubernetes_leader_election: this platform gem has extensions for Ruby #{prebuilt.sort.join(', ')}, " \
+                   "not #{ruby_abi}; install the source gem: gem install kubernetes_leader_election --platform ruby"
 end
 require "kubernetes_leader_election/logs"
 require "kubernetes_leader_election/connection"
