@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, PostParams, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config as KubeConfig};
 use tokio::time::Instant;
@@ -17,55 +16,37 @@ use tokio::time::Instant;
 use crate::config::{Config, Connection, Token};
 use crate::events::ErrorKind;
 use crate::stats::{Counters, bump};
+use crate::store::{ApiError, LeaseEvents, LeaseStore};
 
 /// The API server's watch timeout we ask for; the server closes the watch
 /// then and we reopen it from the last version seen.
 const WATCH_TIMEOUT_SECS: u32 = 290;
 
-/// A request's failure, as the protocol needs to tell them apart.
-#[derive(Debug, Clone)]
-pub enum ApiError {
-    /// 409: another writer changed the lease since we read it.
-    Conflict,
-    /// 404: the lease does not exist.
-    NotFound,
-    /// Anything else; the elector reports it and retries.
-    Failed { kind: ErrorKind, message: String },
-}
-
-impl ApiError {
-    fn from_kube(err: kube::Error) -> ApiError {
-        match err {
-            kube::Error::Api(status) => match status.code {
-                409 => ApiError::Conflict,
-                404 => ApiError::NotFound,
-                code => ApiError::Failed {
-                    kind: match code {
-                        401 => ErrorKind::Unauthorized,
-                        403 => ErrorKind::Forbidden,
-                        408 | 504 => ErrorKind::Timeout,
-                        429 | 500..=599 => ErrorKind::Unavailable,
-                        _ => ErrorKind::Invalid,
-                    },
-                    message: format!("{} ({code} {})", status.message, status.reason),
+/// The protocol's view of a kube error.
+fn api_error(err: kube::Error) -> ApiError {
+    match err {
+        kube::Error::Api(status) => match status.code {
+            409 => ApiError::Conflict,
+            404 => ApiError::NotFound,
+            code => ApiError::Failed {
+                kind: match code {
+                    401 => ErrorKind::Unauthorized,
+                    403 => ErrorKind::Forbidden,
+                    408 | 504 => ErrorKind::Timeout,
+                    429 | 500..=599 => ErrorKind::Unavailable,
+                    _ => ErrorKind::Invalid,
                 },
+                message: format!("{} ({code} {})", status.message, status.reason),
             },
-            kube::Error::Auth(e) => ApiError::Failed {
-                kind: ErrorKind::Unauthorized,
-                message: format!("credentials: {e}"),
-            },
-            other => ApiError::Failed {
-                kind: ErrorKind::Unavailable,
-                message: error_chain(&other),
-            },
-        }
-    }
-
-    fn timeout(after: Duration) -> ApiError {
-        ApiError::Failed {
-            kind: ErrorKind::Timeout,
-            message: format!("no answer within {after:?}"),
-        }
+        },
+        kube::Error::Auth(e) => ApiError::Failed {
+            kind: ErrorKind::Unauthorized,
+            message: format!("credentials: {e}"),
+        },
+        other => ApiError::Failed {
+            kind: ErrorKind::Unavailable,
+            message: error_chain(&other),
+        },
     }
 }
 
@@ -84,8 +65,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     message
 }
-
-pub type LeaseEvents = BoxStream<'static, Result<WatchEvent<Lease>, ApiError>>;
 
 /// The one lease an elector works on.
 #[derive(Clone)]
@@ -118,13 +97,14 @@ impl LeaseApi {
             timeout = timeout.min(limit.saturating_duration_since(Instant::now()));
         }
         match tokio::time::timeout(timeout, request).await {
-            Ok(result) => result.map_err(ApiError::from_kube),
+            Ok(result) => result.map_err(api_error),
             Err(_) => Err(ApiError::timeout(timeout)),
         }
     }
+}
 
-    /// The lease, or `None` when it does not exist.
-    pub async fn get(&self, limit: Option<Instant>) -> Result<Option<Lease>, ApiError> {
+impl LeaseStore for LeaseApi {
+    async fn get(&self, limit: Option<Instant>) -> Result<Option<Lease>, ApiError> {
         bump(&self.counters.gets);
         match self.bounded(limit, self.api.get(&self.name)).await {
             Ok(lease) => Ok(Some(lease)),
@@ -133,15 +113,13 @@ impl LeaseApi {
         }
     }
 
-    pub async fn create(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
+    async fn create(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
         bump(&self.counters.creates);
         self.bounded(limit, self.api.create(&PostParams::default(), lease))
             .await
     }
 
-    /// Replaces the lease if it is still at `lease`'s resourceVersion
-    /// (optimistic concurrency: 409 otherwise).
-    pub async fn replace(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
+    async fn replace(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
         bump(&self.counters.updates);
         self.bounded(
             limit,
@@ -150,16 +128,17 @@ impl LeaseApi {
         .await
     }
 
-    /// Watches this one lease (a field selector on its name) from
-    /// `resource_version`, or from the current state when `None`.
-    pub async fn watch(&self, resource_version: Option<&str>) -> Result<LeaseEvents, ApiError> {
+    /// A field selector on the lease's name; "0" (any version, from the
+    /// watch cache) when no version is given, which starts with the current
+    /// state as `Added`.
+    async fn watch(&self, resource_version: Option<&str>) -> Result<LeaseEvents, ApiError> {
         bump(&self.counters.watches);
         let params = WatchParams::default()
             .fields(&format!("metadata.name={}", self.name))
             .timeout(WATCH_TIMEOUT_SECS);
         let version = resource_version.unwrap_or("0");
         let stream = self.bounded(None, self.api.watch(&params, version)).await?;
-        Ok(stream.map(|item| item.map_err(ApiError::from_kube)).boxed())
+        Ok(stream.map(|item| item.map_err(api_error)).boxed())
     }
 }
 

@@ -15,6 +15,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
+/// How long `stop()` spends handing the lease back before it leaves it to
+/// expire: well inside Kubernetes' default 30 s termination grace period.
+pub const DEFAULT_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The factor client-go applies to the retry period when it checks timings:
 /// a renewal may be jittered by up to this much and must still fit in the
@@ -95,6 +98,7 @@ pub struct Config {
     pub(crate) renew_deadline: Duration,
     pub(crate) retry_period: Duration,
     pub(crate) release_on_stop: bool,
+    pub(crate) release_timeout: Duration,
     pub(crate) owner_reference: Option<OwnerReference>,
     pub(crate) labels: BTreeMap<String, String>,
     pub(crate) connection: Connection,
@@ -117,6 +121,7 @@ impl Config {
                 renew_deadline: DEFAULT_RENEW_DEADLINE,
                 retry_period: DEFAULT_RETRY_PERIOD,
                 release_on_stop: true,
+                release_timeout: DEFAULT_RELEASE_TIMEOUT,
                 owner_reference: None,
                 labels: BTreeMap::new(),
                 connection: Connection::Infer,
@@ -144,6 +149,9 @@ impl Config {
     }
     pub fn release_on_stop(&self) -> bool {
         self.release_on_stop
+    }
+    pub fn release_timeout(&self) -> Duration {
+        self.release_timeout
     }
     pub fn connection(&self) -> &Connection {
         &self.connection
@@ -187,6 +195,12 @@ impl ConfigBuilder {
         self.config.release_on_stop = value;
         self
     }
+    /// The time `stop()` may spend releasing the lease, all requests
+    /// together; after it the lease is left to expire, as after a crash.
+    pub fn release_timeout(mut self, value: Duration) -> Self {
+        self.config.release_timeout = value;
+        self
+    }
     /// An owner for the lease (usually this Pod), so it is garbage-collected
     /// with it. Written when this elector creates or takes over the lease.
     pub fn owner_reference(mut self, owner: OwnerReference) -> Self {
@@ -211,6 +225,12 @@ impl ConfigBuilder {
             return Err(ConfigError::new("identity", "must not be empty"));
         }
         check_timings(c.lease_duration, c.renew_deadline, c.retry_period)?;
+        if c.release_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "release_timeout",
+                "must be greater than zero (turn release_on_stop off to skip the release)",
+            ));
+        }
         if c.lease_duration.as_secs() < 1 || c.lease_duration.subsec_nanos() != 0 {
             return Err(ConfigError::new(
                 "lease_duration",
@@ -524,6 +544,18 @@ mod tests {
         assert_eq!(timeout(15, 10), s(5)); // client-go's defaults: half the deadline
         assert_eq!(timeout(15, 11), s(4)); // the margin, not 5.5 s
         assert_eq!(timeout(20, 15), s(5)); // the margin, not 7.5 s
+    }
+
+    #[test]
+    fn the_release_has_a_positive_budget() {
+        assert_eq!(
+            builder().build().unwrap().release_timeout(),
+            DEFAULT_RELEASE_TIMEOUT
+        );
+        assert_eq!(
+            field_of(builder().release_timeout(Duration::ZERO).build()),
+            "release_timeout"
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease;
 use tokio::time::Instant;
 
-use crate::record::Record;
+use crate::clock::Moment;
+use crate::record::{OwnWrites, Record};
 
 /// What a candidate knows about the lease.
 #[derive(Debug, Clone)]
@@ -168,10 +169,13 @@ pub struct Timing {
 
 /// The candidate's next move, given what it knows and whether a watch is
 /// keeping that knowledge current. Without a watch it re-reads every retry
-/// period, as client-go does.
+/// period, as client-go does. A lease is taken at once when it is free or
+/// this process's own (`own`: after a lost deadline it may still hold it); a
+/// lease that names our identity but was written by another process is
+/// waited out like any holder's.
 pub fn candidate_step(
     knowledge: &Knowledge,
-    identity: &str,
+    own: &OwnWrites,
     watching: bool,
     timing: Timing,
     now: Instant,
@@ -183,7 +187,7 @@ pub fn candidate_step(
         Knowledge::Absent { not_before } => Step::WaitUntil(*not_before),
         Knowledge::Present(observed) => {
             let record = &observed.record;
-            if record.holder.is_none() || record.is_held_by(identity) {
+            if record.holder.is_none() || own.hold(record) {
                 return Step::TakeOver;
             }
             let expires_at = observed.expires_at(timing.lease_duration);
@@ -207,25 +211,26 @@ pub fn candidate_step(
 /// has not renewed for the renew deadline. Times are when the successful
 /// write was *sent*: the server committed it no earlier, so every other
 /// candidate's expiry clock started later still, and stepping down at
-/// `sent + renew_deadline < sent + lease_duration` is always in time.
+/// `sent + renew_deadline < sent + lease_duration` is always in time. The
+/// deadline counts time this host spent suspended (see [`Moment`]).
 #[derive(Debug, Clone, Copy)]
 pub struct LeaderClock {
-    pub renewed_at: Instant,
+    pub renewed_at: Moment,
     pub renew_deadline: Duration,
     pub retry_period: Duration,
 }
 
 impl LeaderClock {
-    pub fn deadline(&self) -> Instant {
-        self.renewed_at + self.renew_deadline
+    pub fn deadline(&self) -> Moment {
+        self.renewed_at.after(self.renew_deadline)
     }
 
     pub fn next_renewal(&self) -> Instant {
-        self.renewed_at + self.retry_period
+        self.renewed_at.monotonic + self.retry_period
     }
 
-    pub fn expired(&self, now: Instant) -> bool {
-        now >= self.deadline()
+    pub fn expired(&self, now: Moment) -> bool {
+        self.deadline().reached_by(now)
     }
 }
 
@@ -235,6 +240,11 @@ mod tests {
     use serde_json::json;
 
     const ME: &str = "me";
+
+    /// A process that has written nothing yet.
+    fn own() -> OwnWrites {
+        OwnWrites::new(ME)
+    }
     const TIMING: Timing = Timing {
         lease_duration: Duration::from_secs(15),
         retry_period: Duration::from_secs(2),
@@ -266,11 +276,11 @@ mod tests {
         let t0 = Instant::now();
         let k = Knowledge::new(t0 + secs(2));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0),
+            candidate_step(&k, &own(), true, TIMING, t0),
             Step::WaitUntil(t0 + secs(2))
         );
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(2)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(2)),
             Step::Read
         );
     }
@@ -280,7 +290,7 @@ mod tests {
         let t0 = Instant::now();
         let mut k = Knowledge::new(t0);
         k.absent(TIMING, t0);
-        assert_eq!(candidate_step(&k, ME, true, TIMING, t0), Step::Create);
+        assert_eq!(candidate_step(&k, &own(), true, TIMING, t0), Step::Create);
     }
 
     #[test]
@@ -290,11 +300,11 @@ mod tests {
         k.observe(held_by("other", "1"), t0);
         k.absent(TIMING, t0 + secs(1));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(1)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(1)),
             Step::WaitUntil(t0 + secs(15))
         );
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(15)),
             Step::Create
         );
 
@@ -302,7 +312,7 @@ mod tests {
         let mut k = Knowledge::new(t0);
         k.observe(held_by("", "1"), t0);
         k.absent(TIMING, t0);
-        assert_eq!(candidate_step(&k, ME, true, TIMING, t0), Step::Create);
+        assert_eq!(candidate_step(&k, &own(), true, TIMING, t0), Step::Create);
     }
 
     #[test]
@@ -315,13 +325,13 @@ mod tests {
         k.outdated(t0 + secs(10));
         k.absent(TIMING, t0 + secs(10));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(10)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(10)),
             Step::WaitUntil(t0 + secs(15))
         );
         // The leader's own renewal answered 404: nobody else holds it.
         k.deleted_under_the_leader(t0 + secs(10));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(10)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(10)),
             Step::Create
         );
     }
@@ -336,12 +346,12 @@ mod tests {
         k.absent(TIMING, t0 + secs(1));
         k.outdated(t0 + secs(2));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(2)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(2)),
             Step::Read
         );
         k.absent(TIMING, t0 + secs(2));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(2)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(2)),
             Step::WaitUntil(t0 + secs(15))
         );
     }
@@ -355,33 +365,65 @@ mod tests {
         // is still judged from when it was first seen.
         k.outdated(t0 + secs(5));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(5)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(5)),
             Step::Read
         );
         k.observe(held_by("other", "1"), t0 + secs(6));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(15)),
             Step::TakeOver
         );
     }
 
     #[test]
-    fn free_or_own_lease_is_taken_at_once() {
+    fn a_free_or_own_lease_is_taken_at_once() {
         let t0 = Instant::now();
         for spec in [
             json!({"holderIdentity": ""}),
             json!({"holderIdentity": null}),
             json!({}),
-            json!({"holderIdentity": ME, "leaseDurationSeconds": 15}),
         ] {
             let mut k = Knowledge::new(t0);
             k.observe(lease("1", spec.clone()), t0);
             assert_eq!(
-                candidate_step(&k, ME, true, TIMING, t0),
+                candidate_step(&k, &own(), true, TIMING, t0),
                 Step::TakeOver,
                 "{spec}"
             );
         }
+        // Our own last write, e.g. after a lost renew deadline.
+        let mut writes = own();
+        let mine = held_by(ME, "1");
+        writes.sending(&mine);
+        let mut k = Knowledge::new(t0);
+        k.observe(mine, t0);
+        assert_eq!(
+            candidate_step(&k, &writes, true, TIMING, t0),
+            Step::TakeOver
+        );
+    }
+
+    #[test]
+    fn a_lease_naming_us_that_we_did_not_write_is_waited_out() {
+        // Another process runs under our identity, or an earlier incarnation
+        // of this one crashed: taking it at once would make two leaders.
+        let t0 = Instant::now();
+        let mut k = Knowledge::new(t0);
+        k.observe(held_by(ME, "1"), t0);
+        assert_eq!(
+            candidate_step(&k, &own(), true, TIMING, t0),
+            Step::WaitUntil(t0 + secs(15))
+        );
+        // Still renewed by its writer: still waited out.
+        k.observe(held_by(ME, "2"), t0 + secs(10));
+        assert_eq!(
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(15)),
+            Step::WaitUntil(t0 + secs(25))
+        );
+        assert_eq!(
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(25)),
+            Step::TakeOver
+        );
     }
 
     #[test]
@@ -398,15 +440,15 @@ mod tests {
             t0,
         );
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0),
+            candidate_step(&k, &own(), true, TIMING, t0),
             Step::WaitUntil(t0 + secs(15))
         );
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(14)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(14)),
             Step::WaitUntil(t0 + secs(15))
         );
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(15)),
             Step::TakeOver
         );
     }
@@ -419,13 +461,13 @@ mod tests {
         // The same version seen again later, e.g. by a re-watch.
         k.observe(held_by("other", "1"), t0 + secs(10));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(15)),
             Step::TakeOver
         );
         // A new version: the holder renewed.
         k.observe(held_by("other", "2"), t0 + secs(12));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(15)),
             Step::WaitUntil(t0 + secs(27))
         );
     }
@@ -442,7 +484,7 @@ mod tests {
         labelled.metadata.labels = Some([("team".to_string(), "a".to_string())].into());
         k.observe(labelled, t0 + secs(10));
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0 + secs(15)),
+            candidate_step(&k, &own(), true, TIMING, t0 + secs(15)),
             Step::TakeOver
         );
     }
@@ -459,7 +501,7 @@ mod tests {
             t0,
         );
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0),
+            candidate_step(&k, &own(), true, TIMING, t0),
             Step::WaitUntil(t0 + secs(40))
         );
         k.observe(
@@ -470,12 +512,12 @@ mod tests {
             t0,
         );
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0),
+            candidate_step(&k, &own(), true, TIMING, t0),
             Step::WaitUntil(t0 + secs(15))
         );
         k.observe(lease("3", json!({"holderIdentity": "other"})), t0);
         assert_eq!(
-            candidate_step(&k, ME, true, TIMING, t0),
+            candidate_step(&k, &own(), true, TIMING, t0),
             Step::WaitUntil(t0 + secs(15))
         );
     }
@@ -486,37 +528,67 @@ mod tests {
         let mut k = Knowledge::new(t0);
         k.observe(held_by("other", "1"), t0);
         assert_eq!(
-            candidate_step(&k, ME, false, TIMING, t0),
+            candidate_step(&k, &own(), false, TIMING, t0),
             Step::WaitUntil(t0 + secs(2))
         );
         assert_eq!(
-            candidate_step(&k, ME, false, TIMING, t0 + secs(2)),
+            candidate_step(&k, &own(), false, TIMING, t0 + secs(2)),
             Step::Read
         );
         // A read that finds the same version confirms it without extending it.
         k.observe(held_by("other", "1"), t0 + secs(2));
         assert_eq!(
-            candidate_step(&k, ME, false, TIMING, t0 + secs(3)),
+            candidate_step(&k, &own(), false, TIMING, t0 + secs(3)),
             Step::WaitUntil(t0 + secs(4))
         );
         assert_eq!(
-            candidate_step(&k, ME, false, TIMING, t0 + secs(15)),
+            candidate_step(&k, &own(), false, TIMING, t0 + secs(15)),
             Step::TakeOver
         );
     }
 
     #[test]
     fn leader_steps_down_at_the_renew_deadline_counted_from_the_send() {
-        let t0 = Instant::now();
+        let t0 = Moment::now();
         let clock = LeaderClock {
             renewed_at: t0,
             renew_deadline: secs(10),
             retry_period: secs(2),
         };
-        assert_eq!(clock.next_renewal(), t0 + secs(2));
-        assert!(!clock.expired(t0 + Duration::from_millis(9999)));
-        assert!(clock.expired(t0 + secs(10)));
-        // Safe against any follower: it saw the write no earlier than the send.
-        assert!(clock.deadline() < t0 + TIMING.lease_duration);
+        assert_eq!(clock.next_renewal(), t0.monotonic + secs(2));
+        assert!(!clock.expired(t0.after(Duration::from_millis(9999))));
+        assert!(clock.expired(t0.after(secs(10))));
+        // Safe against any follower, for every accepted timing: it saw the
+        // write no earlier than the send, so its expiry comes later still.
+        let mut accepted = 0;
+        for lease in 1..=20 {
+            for renew in 1..=20 {
+                for retry in [1, 2, 5, 10] {
+                    let (lease, renew) = (secs(lease), secs(renew));
+                    let retry = Duration::from_millis(retry * 100);
+                    if crate::config::check_timings(lease, renew, retry).is_err() {
+                        continue;
+                    }
+                    accepted += 1;
+                    let clock = LeaderClock {
+                        renewed_at: t0,
+                        renew_deadline: renew,
+                        retry_period: retry,
+                    };
+                    assert!(
+                        clock.deadline().monotonic < t0.monotonic + lease,
+                        "{lease:?}/{renew:?}/{retry:?}"
+                    );
+                }
+            }
+        }
+        assert!(accepted > 100);
+        // A host suspended for a minute after the send is past its deadline
+        // on waking, though its monotonic clock moved one second.
+        let woken = Moment {
+            monotonic: t0.monotonic + secs(1),
+            boot: t0.boot + secs(61),
+        };
+        assert!(clock.expired(woken));
     }
 }

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::client::{LeaseApi, client_for};
+use crate::clock::Moment;
 use crate::config::Config;
 use crate::engine::{Engine, Shared};
 use crate::events::{Event, EventStream};
@@ -187,7 +187,7 @@ impl Elector {
         let status = self.inner.shared.status.lock().unwrap();
         status
             .leading_until
-            .is_some_and(|until| Instant::now() < until)
+            .is_some_and(|until| !until.reached_by(Moment::now()))
     }
 
     /// The identity holding the lease as last observed (`None`: free, absent
@@ -227,7 +227,7 @@ impl Elector {
         let (Some(_), Some(renewed_at)) = (status.leading_until, status.renewed_at) else {
             return Ok(());
         };
-        let since = renewed_at.elapsed();
+        let since = renewed_at.elapsed_by(Moment::now());
         let lease_duration = self.inner.config.lease_duration;
         if since > lease_duration + tolerance {
             return Err(HealthError {

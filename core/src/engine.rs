@@ -16,20 +16,21 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::client::{ApiError, LeaseApi, LeaseEvents};
+use crate::clock::Moment;
 use crate::config::Config;
 use crate::decide::{Knowledge, LeaderClock, Step, Timing, candidate_step};
 use crate::events::{ErrorKind, Event, LostReason};
-use crate::record::{self, Record};
+use crate::record::{self, OwnWrites, Record};
 use crate::stats::{Counters, bump};
+use crate::store::{ApiError, LeaseEvents, LeaseStore};
 
 /// What the handle reads while the engine runs.
 #[derive(Debug, Default)]
 pub(crate) struct Status {
-    /// Set while leading: the instant leadership must end unless renewed.
-    pub leading_until: Option<Instant>,
+    /// Set while leading: the moment leadership must end unless renewed.
+    pub leading_until: Option<Moment>,
     /// When the last successful acquire or renew was sent.
-    pub renewed_at: Option<Instant>,
+    pub renewed_at: Option<Moment>,
     pub leader: Option<String>,
     pub term: Option<i32>,
     pub lease: Option<Lease>,
@@ -44,13 +45,16 @@ pub(crate) struct Shared {
     pub counters: Arc<Counters>,
 }
 
-pub(crate) struct Engine {
+pub(crate) struct Engine<S> {
     config: Arc<Config>,
-    api: LeaseApi,
+    api: S,
     shared: Arc<Shared>,
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
     knowledge: Knowledge,
+    /// What this process wrote: tells its records from those of another
+    /// process under the same identity.
+    own: OwnWrites,
     /// The highest `leaseTransitions` seen, on this lease or a predecessor:
     /// the next term is above it, so the term never goes down.
     highest_term: Option<i32>,
@@ -68,6 +72,9 @@ struct LeaseWatch {
     last_event_at: Instant,
 }
 
+#[cfg(test)]
+mod tests;
+
 const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(200);
 const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A watch that lived this long was healthy: reopen it at once when it ends.
@@ -75,18 +82,20 @@ const WATCH_HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// A watch silent for this long (no event, no bookmark; the server closes
 /// every watch after 290 s) is presumed dead: a half-open connection.
 const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(330);
-/// How many times `stop()` tries to release before leaving the lease to expire.
+/// How many requests `stop()` makes to release before leaving the lease to
+/// expire (and never past the release timeout).
 const RELEASE_ATTEMPTS: u32 = 3;
 
-impl Engine {
+impl<S: LeaseStore> Engine<S> {
     pub fn new(
         config: Arc<Config>,
-        api: LeaseApi,
+        api: S,
         shared: Arc<Shared>,
         events: mpsc::UnboundedSender<Event>,
         cancel: CancellationToken,
-    ) -> Engine {
+    ) -> Engine<S> {
         Engine {
+            own: OwnWrites::new(&config.identity),
             config,
             api,
             shared,
@@ -129,8 +138,10 @@ impl Engine {
     }
 
     /// Follows the lease until this elector holds it; returns the lease and
-    /// when the winning write was sent, or `None` when stopped.
-    async fn campaign(&mut self) -> Option<(Lease, Instant)> {
+    /// when the winning write was sent, or `None` when stopped. A stop cuts
+    /// every request short.
+    async fn campaign(&mut self) -> Option<(Lease, Moment)> {
+        let cancel = self.cancel.clone();
         let now = Instant::now();
         let mut watch = LeaseWatch {
             events: None,
@@ -141,33 +152,42 @@ impl Engine {
             last_event_at: now,
         };
         loop {
-            if self.cancel.is_cancelled() {
+            if cancel.is_cancelled() {
                 return None;
             }
             let now = Instant::now();
             let wake = match candidate_step(
                 &self.knowledge,
-                &self.config.identity,
+                &self.own,
                 watch.events.is_some(),
                 self.timing(),
                 now,
             ) {
                 Step::Read => {
-                    self.read(&mut watch).await;
+                    cancel.run_until_cancelled(self.read(&mut watch)).await?;
                     continue;
                 }
                 Step::Create | Step::TakeOver => {
-                    let Some((lease, sent_at)) = self.try_acquire(watch.events.is_some()).await
+                    let watching = watch.events.is_some();
+                    let Some(won) = cancel.run_until_cancelled(self.try_acquire(watching)).await
                     else {
+                        // Stopped with the write on its way: it may have
+                        // committed. The host never heard of it: hand it back.
+                        self.release(None).await;
+                        return None;
+                    };
+                    let Some((lease, sent_at)) = won else {
                         continue;
                     };
-                    if self.cancel.is_cancelled() {
-                        // Won while stopping: the host never heard of it, so
-                        // hand it straight back.
-                        self.release(lease).await;
+                    if cancel.is_cancelled() {
+                        // Won while stopping: hand it straight back.
+                        self.release(Some(lease)).await;
                         return None;
                     }
-                    if Instant::now() >= sent_at + self.config.renew_deadline {
+                    if sent_at
+                        .after(self.config.renew_deadline)
+                        .reached_by(Moment::now())
+                    {
                         // The answer came too late to lead on (this process
                         // was paused or starved): others may have judged the
                         // lease expired meanwhile. Read it again; if it still
@@ -181,7 +201,9 @@ impl Engine {
                 Step::WaitUntil(at) => at,
             };
             if watch.events.is_none() && now >= watch.retry_at {
-                self.open_watch(&mut watch).await;
+                cancel
+                    .run_until_cancelled(self.open_watch(&mut watch))
+                    .await?;
                 continue;
             }
             let wake = match watch.events {
@@ -189,7 +211,7 @@ impl Engine {
                 None => wake.min(watch.retry_at),
             };
             tokio::select! {
-                _ = self.cancel.cancelled() => return None,
+                _ = cancel.cancelled() => return None,
                 _ = sleep_until(wake) => {}
                 event = next_event(&mut watch.events) => self.on_watch_event(event, &mut watch),
             }
@@ -226,28 +248,31 @@ impl Engine {
     }
 
     /// Creates or takes over the lease as decided; `Some` when it is ours.
-    async fn try_acquire(&mut self, watching: bool) -> Option<(Lease, Instant)> {
-        let sent_at = Instant::now();
-        let result = match &self.knowledge {
+    async fn try_acquire(&mut self, watching: bool) -> Option<(Lease, Moment)> {
+        let sent_at = Moment::now();
+        let (attempt, create) = match &self.knowledge {
             Knowledge::Absent { .. } => {
                 let transitions = self.highest_term.map_or(0, |t| t.saturating_add(1));
-                self.api
-                    .create(&record::new_lease(&self.config, transitions), None)
-                    .await
+                (record::new_lease(&self.config, transitions), true)
             }
             Knowledge::Present(observed) => {
-                self.api
-                    .replace(
-                        &record::acquired(&observed.lease, &self.config, self.highest_term),
-                        None,
-                    )
-                    .await
+                let ours = self.own.hold(&observed.record);
+                let taken =
+                    record::acquired(&observed.lease, &self.config, self.highest_term, ours);
+                (taken, false)
             }
             Knowledge::Unknown { .. } => return None,
+        };
+        self.own.sending(&attempt);
+        let result = if create {
+            self.api.create(&attempt, None).await
+        } else {
+            self.api.replace(&attempt, None).await
         };
         match result {
             Ok(lease) => {
                 self.recovered();
+                self.own.confirmed(&lease);
                 Some((lease, sent_at))
             }
             Err(ApiError::Conflict) => {
@@ -288,18 +313,18 @@ impl Engine {
         }
     }
 
-    fn on_acquired(&mut self, lease: Lease, sent_at: Instant) {
+    fn on_acquired(&mut self, lease: Lease, sent_at: Moment) {
         let term = Record::of(&lease).transitions;
         bump(&self.shared.counters.acquisitions);
         info!(term, "acquired leadership");
         {
             let mut status = self.status();
-            status.leading_until = Some(sent_at + self.config.renew_deadline);
+            status.leading_until = Some(sent_at.after(self.config.renew_deadline));
             status.renewed_at = Some(sent_at);
         }
         // The handle's state (leader, term, lease) is current before the
         // host hears of the acquisition; the leader change follows it.
-        let leader_changed = self.note(lease.clone(), sent_at);
+        let leader_changed = self.note(lease.clone(), sent_at.monotonic);
         self.emit(Event::Acquired {
             lease,
             identity: self.config.identity.clone(),
@@ -309,7 +334,8 @@ impl Engine {
     }
 
     /// Renews until leadership ends; always ends by emitting `Lost`.
-    async fn lead(&mut self, mut lease: Lease, acquired_at: Instant) {
+    async fn lead(&mut self, mut lease: Lease, acquired_at: Moment) {
+        let cancel = self.cancel.clone();
         let mut clock = LeaderClock {
             renewed_at: acquired_at,
             renew_deadline: self.config.renew_deadline,
@@ -317,60 +343,63 @@ impl Engine {
         };
         let mut next_attempt = clock.next_renewal();
         loop {
-            tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => {
-                    self.lose(&lease, LostReason::Stopped);
-                    if self.config.release_on_stop {
-                        self.release(lease).await;
-                    }
-                    return;
-                }
-                _ = sleep_until(next_attempt.min(clock.deadline())) => {}
+            let wake = next_attempt.min(clock.deadline().monotonic);
+            if cancel
+                .run_until_cancelled(sleep_until(wake))
+                .await
+                .is_none()
+            {
+                return self.stop_leading(lease).await;
             }
-            let sent_at = Instant::now();
+            let sent_at = Moment::now();
             if clock.expired(sent_at) {
                 warn!(
                     deadline = ?self.config.renew_deadline,
                     "no renewal succeeded within the renew deadline: stepping down"
                 );
-                self.knowledge.outdated(sent_at);
+                self.knowledge.outdated(sent_at.monotonic);
+                // Who leads now is unknown until the lease is read again.
+                let leader_changed = self.forget_leader();
                 self.lose(&lease, LostReason::RenewDeadlineExceeded);
+                self.emit_some(leader_changed);
                 return;
             }
             let renewal = record::renewed(&lease, &self.config);
-            let result = self.api.replace(&renewal, Some(clock.deadline())).await;
-            if clock.expired(Instant::now()) {
+            self.own.sending(&renewal);
+            let limit = Some(clock.deadline().monotonic);
+            let Some(result) = cancel
+                .run_until_cancelled(self.api.replace(&renewal, limit))
+                .await
+            else {
+                // The renewal may have committed: the release reads the
+                // lease again if its version moved on.
+                return self.stop_leading(lease).await;
+            };
+            if clock.expired(Moment::now()) {
                 // However it went, the answer came after the deadline (this
                 // process was paused or starved): step down at the top of the
-                // loop; the campaign reclaims the lease if it still names us.
+                // loop; the campaign reclaims the lease if it still holds our
+                // last write.
                 continue;
             }
             let result = match result {
                 Err(ApiError::Conflict) => {
                     // Slow path: someone else wrote the lease. Still ours if
-                    // it still names us (our last write's answer was lost, or
-                    // another field changed): renew over the new version.
+                    // it holds one of our writes (our last write's answer was
+                    // lost, or another field changed): renew over it.
                     bump(&self.shared.counters.conflicts);
-                    match self.api.get(Some(clock.deadline())).await {
-                        Ok(Some(current))
-                            if Record::of(&current).is_held_by(&self.config.identity) =>
-                        {
-                            debug!("lease changed under us but still names us; renewing again");
+                    let Some(current) = cancel.run_until_cancelled(self.api.get(limit)).await
+                    else {
+                        return self.stop_leading(lease).await;
+                    };
+                    match current {
+                        Ok(Some(current)) if self.own.hold(&Record::of(&current)) => {
+                            debug!("lease changed under us but holds our write; renewing again");
                             lease = current;
                             next_attempt = Instant::now();
                             continue;
                         }
-                        Ok(Some(current)) => {
-                            // The handle names the new holder before the
-                            // host hears of the loss; the leader change
-                            // follows it.
-                            let holder = Record::of(&current).holder;
-                            let leader_changed = self.note(current, Instant::now());
-                            self.lose(&lease, LostReason::TakenOver { holder });
-                            self.emit_some(leader_changed);
-                            return;
-                        }
+                        Ok(Some(current)) => return self.taken_over(lease, current),
                         Ok(None) => Err(ApiError::NotFound),
                         Err(err) => Err(err),
                     }
@@ -380,6 +409,7 @@ impl Engine {
             match result {
                 Ok(renewed) => {
                     self.recovered();
+                    self.own.confirmed(&renewed);
                     clock.renewed_at = sent_at;
                     next_attempt = clock.next_renewal();
                     lease = renewed;
@@ -397,6 +427,45 @@ impl Engine {
                     next_attempt = Instant::now() + self.config.retry_period;
                 }
             }
+        }
+    }
+
+    /// Another writer holds the lease now. When it names our identity, two
+    /// processes run under one identity: this one steps down, says so, and
+    /// waits for the lease to expire like any candidate (the other renews
+    /// it, so it keeps leading).
+    fn taken_over(&mut self, lease: Lease, current: Lease) {
+        let record = Record::of(&current);
+        let collided = self.own.collide(&record);
+        // The handle names the new holder before the host hears of the
+        // loss; the leader change follows it.
+        let leader_changed = self.note(current, Instant::now());
+        self.lose(
+            &lease,
+            LostReason::TakenOver {
+                holder: record.holder,
+            },
+        );
+        self.emit_some(leader_changed);
+        if collided {
+            let message = format!(
+                "lease {}/{} was renewed by another process with this identity ({:?}): identities must be unique among candidates; stepped down, and waiting for the lease to expire",
+                self.config.namespace, self.config.lease_name, self.config.identity
+            );
+            warn!(%message, "identity conflict");
+            self.emit(Event::Error {
+                kind: ErrorKind::IdentityConflict,
+                message,
+            });
+        }
+    }
+
+    /// Stopped while leading: the host hears first, then the lease is
+    /// handed back if so configured.
+    async fn stop_leading(&mut self, lease: Lease) {
+        self.lose(&lease, LostReason::Stopped);
+        if self.config.release_on_stop {
+            self.release(Some(lease)).await;
         }
     }
 
@@ -418,7 +487,7 @@ impl Engine {
             lease: lease.clone(),
             renew_time,
         });
-        self.observe(lease.clone(), clock.renewed_at);
+        self.observe(lease.clone(), clock.renewed_at.monotonic);
     }
 
     fn renewal_failed(&mut self, err: ApiError) {
@@ -437,41 +506,58 @@ impl Engine {
     }
 
     /// Hands the lease back (holder "", duration 1 s) so a standby takes over
-    /// at once. The write carries the lease's resourceVersion, so it can never
-    /// free a lease someone else has taken meanwhile.
-    async fn release(&mut self, mut lease: Lease) {
+    /// at once, within the release timeout. The write carries the lease's
+    /// resourceVersion, so it can never free a lease someone else has taken
+    /// meanwhile. `None` (or a conflict): the version is not known, since a
+    /// write was cut short; read it, and release it only if it holds our
+    /// write.
+    async fn release(&mut self, mut lease: Option<Lease>) {
+        let deadline = Instant::now() + self.config.release_timeout;
         for _ in 0..RELEASE_ATTEMPTS {
-            match self.api.replace(&record::released(&lease), None).await {
+            let current = match lease.take() {
+                Some(lease) => lease,
+                None => match self.api.get(Some(deadline)).await {
+                    Ok(Some(current)) if self.own.hold(&Record::of(&current)) => current,
+                    Ok(_) => return, // not ours: nothing to release
+                    Err(err) => {
+                        self.report(err);
+                        continue;
+                    }
+                },
+            };
+            match self
+                .api
+                .replace(&record::released(&current), Some(deadline))
+                .await
+            {
                 Ok(released) => {
                     info!("released the lease");
                     self.observe(released, Instant::now());
                     return;
                 }
-                Err(ApiError::Conflict) => match self.api.get(None).await {
-                    Ok(Some(current)) if Record::of(&current).is_held_by(&self.config.identity) => {
-                        lease = current;
-                    }
-                    Ok(_) => return, // no longer ours: nothing to release
-                    Err(err) => self.report(err),
-                },
+                Err(ApiError::Conflict) => {}
                 Err(ApiError::NotFound) => return,
-                Err(err) => self.report(err),
+                Err(err) => {
+                    self.report(err);
+                    lease = Some(current);
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
             }
         }
         warn!(
-            attempts = RELEASE_ATTEMPTS,
+            timeout = ?self.config.release_timeout,
             "could not release the lease; others take over when it expires"
         );
     }
 
+    /// Opens the watch from the last version it delivered (bookmarks keep
+    /// that recent), else from the current state. Never from the lease's own
+    /// resourceVersion: that is its last write, which on a lease nobody
+    /// writes is soon compacted away, and every open would fail with 410.
     async fn open_watch(&mut self, watch: &mut LeaseWatch) {
-        let from = watch
-            .resource_version
-            .clone()
-            .or_else(|| match &self.knowledge {
-                Knowledge::Present(o) => record::resource_version(&o.lease).map(str::to_owned),
-                _ => None,
-            });
+        let from = watch.resource_version.clone();
         match self.api.watch(from.as_deref()).await {
             Ok(events) => {
                 debug!(resource_version = ?from, "watching the lease");
@@ -502,10 +588,13 @@ impl Engine {
         watch: &mut LeaseWatch,
     ) {
         let now = Instant::now();
-        if matches!(event, Some(Ok(_))) {
-            // It delivers: a healthy watch. Only now forget earlier failures.
+        if let Some(Ok(event)) = &event {
             watch.last_event_at = now;
-            watch.backoff = WATCH_BACKOFF_MIN;
+            if !matches!(event, WatchEvent::Error(_)) {
+                // It delivers: a healthy watch. Only now forget earlier
+                // failures; an error event is no sign of health.
+                watch.backoff = WATCH_BACKOFF_MIN;
+            }
         }
         match event {
             Some(Ok(WatchEvent::Added(lease) | WatchEvent::Modified(lease))) => {
@@ -532,7 +621,7 @@ impl Engine {
                     watch.resource_version = None;
                     self.knowledge.outdated(now);
                 }
-                self.close_watch(watch, status.code != 410);
+                self.close_watch(watch, true);
             }
             Some(Err(err)) => {
                 debug!(error = ?err, "watch broke; polling until it is back");
@@ -567,6 +656,12 @@ impl Engine {
         let changed = {
             let mut status = self.status();
             let changed = status.leader != record.holder;
+            if changed && status.leading_until.is_none() && self.own.collide(&record) {
+                warn!(
+                    "the lease names this identity but another process wrote it (a second process with this identity, \
+                     or an earlier one of this process that did not release it): waiting for it to expire"
+                );
+            }
             status.leader = record.holder.clone();
             status.term = Some(record.transitions);
             status.lease = Some(lease.clone());
@@ -606,6 +701,16 @@ impl Engine {
                 lease: None,
                 leader: None,
             }
+        })
+    }
+
+    /// Who leads is no longer known: the handle names nobody until the lease
+    /// is read again.
+    fn forget_leader(&mut self) -> Option<Event> {
+        let had_leader = self.status().leader.take().is_some();
+        had_leader.then_some(Event::LeaderChanged {
+            lease: None,
+            leader: None,
         })
     }
 

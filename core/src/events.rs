@@ -25,12 +25,14 @@ pub enum Event {
     /// This process must stop leader work now. `lease` is the last version
     /// this process knew.
     Lost { lease: Lease, reason: LostReason },
-    /// The observed leader changed (`None`: the lease is free or gone).
+    /// The observed leader changed (`None`: the lease is free or gone, or
+    /// not known since this process lost its renew deadline).
     LeaderChanged {
         lease: Option<Lease>,
         leader: Option<String>,
     },
-    /// An API error the elector is riding out; it keeps trying.
+    /// An API error the elector is riding out (it keeps trying), or an
+    /// identity conflict.
     Error { kind: ErrorKind, message: String },
     /// No further events will be delivered.
     Stopped,
@@ -91,6 +93,10 @@ pub enum ErrorKind {
     Unavailable,
     /// The API server rejected the request as invalid (another 4xx).
     Invalid,
+    /// Another process renewed this lease under this elector's identity.
+    /// This elector stepped down and waits for the lease to expire; the
+    /// identities need fixing (each candidate must have its own).
+    IdentityConflict,
 }
 
 impl ErrorKind {
@@ -101,6 +107,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Invalid => "invalid",
+            ErrorKind::IdentityConflict => "identity_conflict",
         }
     }
 }

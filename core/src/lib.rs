@@ -25,6 +25,7 @@
 //! README.
 
 mod client;
+mod clock;
 mod config;
 mod decide;
 mod elector;
@@ -33,10 +34,11 @@ mod events;
 mod record;
 mod runtime;
 mod stats;
+mod store;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION, DEFAULT_RENEW_DEADLINE,
-    DEFAULT_RETRY_PERIOD, JITTER_FACTOR, Token,
+    Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION,
+    DEFAULT_RELEASE_TIMEOUT, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD, JITTER_FACTOR, Token,
 };
 pub use elector::{Elector, Error, HealthError};
 pub use events::{ErrorKind, Event, EventStream, LostReason};

@@ -49,6 +49,63 @@ impl Record {
     }
 }
 
+/// How many unanswered writes [`OwnWrites`] remembers: a leader sends one
+/// per retry period, so a renew deadline holds a handful.
+const UNANSWERED_WRITES_KEPT: usize = 64;
+
+/// What tells this process's records from another's under the same
+/// identity: the `renewTime`s it wrote. Each is strictly later than the
+/// last, at microsecond precision, so a record that names our identity but
+/// carries none of them was written by someone else: a second process
+/// misconfigured with our identity, or an earlier incarnation of this one.
+#[derive(Debug, Clone)]
+pub struct OwnWrites {
+    identity: String,
+    /// The last write confirmed by an answer, then those sent since, whose
+    /// answers were lost: any of them may be what the server holds.
+    renew_times: Vec<Timestamp>,
+}
+
+impl OwnWrites {
+    pub fn new(identity: &str) -> OwnWrites {
+        OwnWrites {
+            identity: identity.to_owned(),
+            renew_times: Vec::new(),
+        }
+    }
+
+    /// `lease` is about to be sent.
+    pub fn sending(&mut self, lease: &Lease) {
+        if let Some(renew_time) = Record::of(lease).renew_time {
+            if self.renew_times.len() >= UNANSWERED_WRITES_KEPT {
+                // Keep the confirmed one; the oldest unanswered one goes.
+                self.renew_times.remove(1);
+            }
+            self.renew_times.push(renew_time);
+        }
+    }
+
+    /// The server answered a write with `lease`: it holds that now.
+    pub fn confirmed(&mut self, lease: &Lease) {
+        self.renew_times.clear();
+        self.renew_times.extend(Record::of(lease).renew_time);
+    }
+
+    /// Whether `record` is held by this process, written by one of its writes.
+    pub fn hold(&self, record: &Record) -> bool {
+        record.is_held_by(&self.identity)
+            && record
+                .renew_time
+                .is_some_and(|t| self.renew_times.contains(&t))
+    }
+
+    /// Whether `record` names this identity though this process did not
+    /// write it.
+    pub fn collide(&self, record: &Record) -> bool {
+        record.is_held_by(&self.identity) && !self.hold(record)
+    }
+}
+
 /// Now, at the microsecond precision the API server stores, so what we write
 /// is exactly what we read back.
 pub fn micro_now() -> MicroTime {
@@ -84,10 +141,6 @@ pub fn next_term(record_transitions: i32, highest_seen: Option<i32>) -> i32 {
         .saturating_add(1)
 }
 
-pub fn resource_version(lease: &Lease) -> Option<&str> {
-    lease.metadata.resource_version.as_deref()
-}
-
 /// A new lease held by this elector. `transitions` continues the count of a
 /// deleted predecessor when one was seen, so the term never goes backwards
 /// for anyone who saw the old lease.
@@ -114,15 +167,17 @@ pub fn new_lease(config: &Config, transitions: i32) -> Lease {
 
 /// `current` taken by this elector. Taking over from another holder (or a
 /// free lease) counts a transition past the highest term seen and sets
-/// `acquireTime`; reclaiming a lease that already names this identity keeps
-/// both, as client-go does. Other spec fields (preferredHolder, strategy)
-/// and metadata are kept.
-pub fn acquired(current: &Lease, config: &Config, highest_term: Option<i32>) -> Lease {
-    let record = Record::of(current);
+/// `acquireTime`; reclaiming a lease this process still holds (`ours`: its
+/// own last write, after a lost deadline) keeps both. A lease that names
+/// this identity but was written by another process is taken over like any
+/// other, so the term tells the two apart. Other spec fields
+/// (preferredHolder, strategy) and metadata are kept.
+pub fn acquired(current: &Lease, config: &Config, highest_term: Option<i32>, ours: bool) -> Lease {
     let mut lease = current.clone();
+    let record = Record::of(current);
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
     let now = micro_now_after(spec.renew_time.as_ref());
-    if !record.is_held_by(&config.identity) {
+    if !ours {
         spec.lease_transitions = Some(next_term(record.transitions, highest_term));
         spec.acquire_time = Some(now.clone());
         if let Some(owner) = &config.owner_reference {
@@ -242,7 +297,7 @@ mod tests {
         let c = config();
         let theirs = lease(json!({"holderIdentity": "other", "leaseTransitions": 3,
             "acquireTime": "2020-01-01T00:00:00.000000Z", "preferredHolder": "p"}));
-        let taken = acquired(&theirs, &c, None);
+        let taken = acquired(&theirs, &c, None, false);
         let spec = taken.spec.as_ref().unwrap();
         assert_eq!(spec.holder_identity.as_deref(), Some("me"));
         assert_eq!(spec.lease_transitions, Some(4));
@@ -253,14 +308,47 @@ mod tests {
         );
         assert_eq!(spec.preferred_holder.as_deref(), Some("p"));
         assert_eq!(taken.metadata.labels.as_ref().unwrap()["app"], "x");
-        assert_eq!(resource_version(&taken), Some("7"));
+        assert_eq!(taken.metadata.resource_version.as_deref(), Some("7"));
 
         let mine = lease(json!({"holderIdentity": "me", "leaseTransitions": 3,
             "acquireTime": "2020-01-01T00:00:00.000000Z"}));
-        let reclaimed = acquired(&mine, &c, None);
+        let reclaimed = acquired(&mine, &c, None, true);
         let spec = reclaimed.spec.as_ref().unwrap();
         assert_eq!(spec.lease_transitions, Some(3));
         assert_eq!(spec.acquire_time, mine.spec.as_ref().unwrap().acquire_time);
+
+        // Our identity, written by another process: a new term.
+        let namesake = acquired(&mine, &c, None, false);
+        let spec = namesake.spec.as_ref().unwrap();
+        assert_eq!(spec.lease_transitions, Some(4));
+        assert_ne!(spec.acquire_time, mine.spec.as_ref().unwrap().acquire_time);
+    }
+
+    #[test]
+    fn only_our_own_writes_make_a_record_ours() {
+        let c = config();
+        let mut own = OwnWrites::new("me");
+        let theirs = lease(json!({"holderIdentity": "me",
+            "renewTime": "2026-01-01T00:00:00.000000Z"}));
+        assert!(own.collide(&Record::of(&theirs)));
+        assert!(!own.hold(&Record::of(&theirs)));
+
+        // Sent, answer lost: it may stand, so it is ours.
+        let first = acquired(&theirs, &c, None, false);
+        own.sending(&first);
+        assert!(own.hold(&Record::of(&first)));
+        let second = renewed(&first, &c);
+        own.sending(&second);
+        assert!(own.hold(&Record::of(&first)) && own.hold(&Record::of(&second)));
+        // Answered: only the answer stands.
+        own.confirmed(&second);
+        assert!(!own.hold(&Record::of(&first)));
+        assert!(own.hold(&Record::of(&second)));
+        assert!(own.collide(&Record::of(&theirs)));
+        // Another holder is neither ours nor a collision.
+        let other = lease(json!({"holderIdentity": "other",
+            "renewTime": "2026-01-01T00:00:00.000000Z"}));
+        assert!(!own.hold(&Record::of(&other)) && !own.collide(&Record::of(&other)));
     }
 
     #[test]
@@ -268,12 +356,12 @@ mod tests {
         let c = config();
         // Re-created by another library at 0 after this elector saw term 7.
         let recreated = lease(json!({"holderIdentity": "other", "leaseTransitions": 0}));
-        let taken = acquired(&recreated, &c, Some(7));
+        let taken = acquired(&recreated, &c, Some(7), false);
         assert_eq!(taken.spec.unwrap().lease_transitions, Some(8));
         // A record ahead of what we saw wins.
         let ahead = lease(json!({"holderIdentity": "other", "leaseTransitions": 9}));
         assert_eq!(
-            acquired(&ahead, &c, Some(7))
+            acquired(&ahead, &c, Some(7), false)
                 .spec
                 .unwrap()
                 .lease_transitions,
@@ -291,7 +379,7 @@ mod tests {
         let future = "2999-01-01T00:00:00.000000Z";
         let mine = lease(json!({"holderIdentity": "me", "renewTime": future,
             "acquireTime": future}));
-        for written in [renewed(&mine, &c), acquired(&mine, &c, None)] {
+        for written in [renewed(&mine, &c), acquired(&mine, &c, None, true)] {
             let renew = written.spec.unwrap().renew_time.unwrap().0;
             assert_eq!(renew.to_string(), "2999-01-01T00:00:00.000001Z");
         }

@@ -1,0 +1,394 @@
+//! The engine's decisions against the in-memory store, on tokio's paused
+//! clock: scripted latencies, lost answers, foreign writes, deletions and
+//! compactions, replayed exactly. Tests with several candidates record each
+//! one's `Acquired`–`Lost` intervals and check that no two overlap. The
+//! integration tests against the real API server stay beside these.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep};
+use tokio_util::sync::CancellationToken;
+
+use super::{Engine, Shared};
+use crate::config::{Config, ConfigBuilder};
+use crate::events::{ErrorKind, Event, LostReason};
+use crate::record::Record;
+use crate::store::memory::{Client, Server};
+
+const LEASE: Duration = Duration::from_secs(15);
+const DEADLINE: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_secs(2);
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn config(identity: &str) -> ConfigBuilder {
+    Config::builder("default", "lease", identity)
+        .lease_duration(LEASE)
+        .renew_deadline(DEADLINE)
+        .retry_period(RETRY)
+}
+
+/// One elector on the in-memory store, with every event it emitted and
+/// when.
+struct Candidate {
+    identity: String,
+    client: Client,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    events: Arc<Mutex<Vec<(Instant, Event)>>>,
+    /// How many events `next` has consumed.
+    seen: Mutex<usize>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Candidate {
+    fn start(server: &Server, config: ConfigBuilder) -> Candidate {
+        let config = Arc::new(config.build().unwrap());
+        let client = Client::new(server, config.request_timeout());
+        let shared = Arc::new(Shared::default());
+        let cancel = CancellationToken::new();
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let engine = Engine::new(
+            config.clone(),
+            client.clone(),
+            shared.clone(),
+            sender,
+            cancel.clone(),
+        );
+        let record = events.clone();
+        let done = tokio::spawn(async move {
+            let recorder = tokio::spawn(async move {
+                while let Some(event) = receiver.recv().await {
+                    record.lock().unwrap().push((Instant::now(), event));
+                }
+            });
+            engine.run().await;
+            let _ = recorder.await;
+        });
+        Candidate {
+            identity: config.identity.clone(),
+            client,
+            shared,
+            cancel,
+            events,
+            seen: Mutex::new(0),
+            done,
+        }
+    }
+
+    /// Starts, and waits for it to lead.
+    async fn leading(server: &Server, config: ConfigBuilder) -> Candidate {
+        let candidate = Candidate::start(server, config);
+        candidate
+            .next(secs(1), |e| matches!(e, Event::Acquired { .. }))
+            .await;
+        candidate
+    }
+
+    /// Stops, and returns how long that took.
+    async fn stop(self) -> (Duration, Vec<(Instant, Event)>) {
+        let started = Instant::now();
+        self.cancel.cancel();
+        self.done.await.unwrap();
+        let events = self.events.lock().unwrap().clone();
+        (started.elapsed(), events)
+    }
+
+    fn events(&self) -> Vec<(Instant, Event)> {
+        self.events.lock().unwrap().clone()
+    }
+
+    fn acquisitions(&self) -> usize {
+        self.events()
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Acquired { .. }))
+            .count()
+    }
+
+    fn leader(&self) -> Option<String> {
+        self.shared.status.lock().unwrap().leader.clone()
+    }
+
+    /// Waits (in virtual time, up to `limit`) for the next event that
+    /// matches, after those found before; returns it and when it came.
+    async fn next(&self, limit: Duration, what: impl Fn(&Event) -> bool) -> (Instant, Event) {
+        let until = Instant::now() + limit;
+        loop {
+            let seen = *self.seen.lock().unwrap();
+            let events = self.events();
+            if let Some(i) = (seen..events.len()).find(|&i| what(&events[i].1)) {
+                *self.seen.lock().unwrap() = i + 1;
+                return events[i].clone();
+            }
+            assert!(
+                Instant::now() < until,
+                "{}: no matching event within {limit:?}: {:?}",
+                self.identity,
+                self.events()
+            );
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Each term this candidate led: from `Acquired` to `Lost`, or to now.
+    fn intervals(&self) -> Vec<(Instant, Instant)> {
+        let mut intervals = Vec::new();
+        let mut since = None;
+        for (at, event) in self.events() {
+            match event {
+                Event::Acquired { .. } => since = Some(at),
+                Event::Lost { .. } => intervals.push((since.take().unwrap(), at)),
+                _ => {}
+            }
+        }
+        intervals.extend(since.map(|s| (s, Instant::now())));
+        intervals
+    }
+}
+
+/// No two candidates ever led at the same time.
+fn assert_no_overlap(candidates: &[&Candidate]) {
+    for (i, a) in candidates.iter().enumerate() {
+        for b in &candidates[i + 1..] {
+            for (a_from, a_to) in a.intervals() {
+                for (b_from, b_to) in b.intervals() {
+                    assert!(
+                        a_to <= b_from || b_to <= a_from,
+                        "{} led {a_from:?}..{a_to:?} and {} led {b_from:?}..{b_to:?}",
+                        a.identity,
+                        b.identity
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A lease another process holds for an hour.
+fn held_by(holder: &str, renew_time: &str, transitions: i32) -> Lease {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "lease", "namespace": "default"},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 3600,
+            "leaseTransitions": transitions, "renewTime": renew_time},
+    }))
+    .unwrap()
+}
+
+fn record(server: &Server) -> Record {
+    Record::of(&server.lease().expect("the lease exists"))
+}
+
+// --- Finding 2: two processes with one identity ---
+
+#[tokio::test(start_paused = true)]
+async fn a_second_process_with_our_identity_waits_instead_of_leading_too() {
+    let server = Server::new();
+    let first = Candidate::leading(&server, config("a")).await;
+    let second = Candidate::start(&server, config("a"));
+    sleep(LEASE * 3).await;
+    assert_eq!(second.acquisitions(), 0, "{:?}", second.events());
+    assert_no_overlap(&[&first, &second]);
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_cut_off_does_not_take_back_what_a_namesake_took_after_expiry() {
+    let server = Server::new();
+    let first = Candidate::leading(&server, config("a")).await;
+    let second = Candidate::start(&server, config("a"));
+    // The first process's connection hangs: it steps down at its deadline,
+    // and the second takes the expired lease in a new term.
+    first.client.set_latency(secs(3600));
+    second
+        .next(LEASE * 2, |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    assert_eq!(record(&server).transitions, 1, "a new term");
+    first.client.set_latency(Duration::ZERO);
+    sleep(LEASE * 3).await;
+    assert_eq!(first.acquisitions(), 1, "{:?}", first.events());
+    assert_no_overlap(&[&first, &second]);
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_whose_lease_is_renewed_by_a_namesake_steps_down_and_says_why() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a")).await;
+    // Another process with identity "a" writes the lease (a renewal of its
+    // own), between two of ours.
+    let mut theirs = server.lease().unwrap();
+    theirs.spec.as_mut().unwrap().renew_time =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+            "2030-01-01T00:00:00Z".parse().unwrap(),
+        ));
+    server.put(theirs);
+    let (lost_at, lost) = a.next(RETRY * 2, |e| matches!(e, Event::Lost { .. })).await;
+    assert!(
+        matches!(&lost, Event::Lost { reason: LostReason::TakenOver { holder: Some(h) }, .. } if h == "a"),
+        "{lost:?}"
+    );
+    a.next(Duration::ZERO, |e| {
+        matches!(e, Event::Error { kind: ErrorKind::IdentityConflict, message } if message.contains("default/lease"))
+    })
+    .await;
+    // It takes the lease back only once the namesake's record expired, in
+    // a new term.
+    let (taken_at, taken) = a
+        .next(LEASE * 2, |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    assert!(taken_at >= lost_at + LEASE, "{:?}", taken_at - lost_at);
+    assert!(
+        matches!(taken, Event::Acquired { term: 1, .. }),
+        "{taken:?}"
+    );
+    a.stop().await;
+}
+
+// --- Finding 5: no GET, WATCH, 410 loop on a lease nobody writes ---
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_older_than_the_watch_history_is_watched_without_a_410_loop() {
+    let server = Server::new();
+    server.put(held_by("gone", "2026-01-01T00:00:00.000000Z", 3));
+    server.compact();
+    let b = Candidate::start(&server, config("b"));
+    b.client.set_latency(Duration::from_millis(1));
+    sleep(secs(60)).await;
+    let requests = &b.client.requests;
+    let watches = requests.watches.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        requests.total() <= 4 && watches <= 2,
+        "{requests:?} in 60 s"
+    );
+    b.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_ended_by_the_server_after_a_compaction_reopens_once() {
+    let server = Server::new();
+    server.put(held_by("other", "2026-01-01T00:00:00.000000Z", 0));
+    let b = Candidate::start(&server, config("b"));
+    b.client.set_latency(Duration::from_millis(1));
+    sleep(secs(1)).await;
+    // Every minute the server ends the watch (its timeout) after the
+    // version it was at was compacted: one 410, then a read and a watch
+    // from the current state.
+    for _ in 0..10 {
+        server.compact();
+        server.end_watches();
+        sleep(secs(60)).await;
+    }
+    let requests = b.client.requests.total();
+    assert!(requests <= 2 + 10 * 3, "{requests} requests in 10 minutes");
+    assert_eq!(b.acquisitions(), 0);
+    b.stop().await;
+}
+
+// --- Finding 6: stop() is prompt and bounded ---
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_cuts_a_hanging_campaign_request_short() {
+    let server = Server::new();
+    server.put(held_by("other", "2026-01-01T00:00:00.000000Z", 0));
+    let b = Candidate::start(&server, config("b"));
+    b.client.set_latency(secs(3600));
+    sleep(secs(1)).await; // its GET hangs until the request timeout
+    let (took, _) = b.stop().await;
+    assert!(took < Duration::from_millis(100), "stop took {took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_release_keeps_to_its_budget() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a").release_timeout(secs(2))).await;
+    a.client.set_latency(secs(3600));
+    let (took, events) = a.stop().await;
+    assert!(
+        took <= secs(2) + Duration::from_millis(50),
+        "stop took {took:?}"
+    );
+    assert!(matches!(events.last(), Some((_, Event::Stopped))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_acquire_that_commits_during_stop_is_released() {
+    let server = Server::new();
+    let a = Candidate::start(&server, config("a"));
+    // The create commits at once; its answer would come after a second.
+    a.client.set_write_latency(secs(1));
+    sleep(Duration::from_millis(500)).await;
+    assert_eq!(record(&server).holder.as_deref(), Some("a"), "committed");
+    let (_, events) = a.stop().await;
+    assert!(
+        !events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Acquired { .. }))
+    );
+    assert_eq!(record(&server).holder, None, "released");
+}
+
+// --- Finding 10: the handle's leader after a lost deadline ---
+
+#[tokio::test(start_paused = true)]
+async fn after_a_lost_deadline_the_handle_names_no_leader() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a")).await;
+    a.client.set_latency(secs(3600));
+    a.next(DEADLINE + secs(1), |e| {
+        matches!(
+            e,
+            Event::Lost {
+                reason: LostReason::RenewDeadlineExceeded,
+                ..
+            }
+        )
+    })
+    .await;
+    a.next(Duration::ZERO, |e| {
+        matches!(e, Event::LeaderChanged { leader: None, .. })
+    })
+    .await;
+    assert_eq!(a.leader(), None);
+    a.stop().await;
+}
+
+// --- Finding 3: a deleted lease's holder is waited out ---
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_deleted_under_a_cut_off_leader_is_recreated_only_after_its_claim() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a")).await;
+    let b = Candidate::start(&server, config("b"));
+    b.next(secs(1), |e| matches!(e, Event::LeaderChanged { .. }))
+        .await;
+    // a is cut off, then the lease deleted: b must wait out a's claim, which
+    // a keeps until its renew deadline.
+    let cut_at = Instant::now();
+    a.client.set_latency(secs(3600));
+    sleep(Duration::from_millis(100)).await;
+    server.delete();
+    let (acquired_at, _) = b
+        .next(LEASE * 2, |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    let (lost_at, _) = a
+        .next(Duration::ZERO, |e| matches!(e, Event::Lost { .. }))
+        .await;
+    // a's last renewal was at most a retry period before it was cut off.
+    assert!(
+        acquired_at >= cut_at + LEASE - RETRY,
+        "created {:?} after the cut",
+        acquired_at - cut_at
+    );
+    assert!(lost_at <= acquired_at);
+    assert_no_overlap(&[&a, &b]);
+    a.stop().await;
+    b.stop().await;
+}
