@@ -80,7 +80,7 @@ enum elector_result
   ELECTOR_ERR_INVALID_IDENTITY = 102,
   /*
    The timings break lease_duration > renew_deadline > 1.2 x retry_period, retry_period ≥ 10 ms,
-   or the lease duration is not whole seconds.
+   the lease duration is not whole seconds, or release_timeout is zero.
    */
   ELECTOR_ERR_INVALID_TIMING = 103,
   /*
@@ -249,6 +249,11 @@ enum elector_error_kind
    Rejected as invalid (another 4xx, such as a missing namespace).
    */
   ELECTOR_ERROR_INVALID = 5,
+  /*
+   Another process renewed the lease under this identity: this elector
+   stepped down and waits for the lease to expire.
+   */
+  ELECTOR_ERROR_IDENTITY_CONFLICT = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -345,7 +350,7 @@ const char *elector_version(void);
 /*
  Creates a config with the defaults: namespace "default", no lease name or
  identity (both required), lease 15 s, renew deadline 10 s, retry 2 s,
- release on stop, connection inferred as kube-rs does (KUBECONFIG, then the
+ release on stop within 5 s, connection inferred as kube-rs does (KUBECONFIG, then the
  in-cluster service account). Free it with elector_config_free.
  */
 elector_result elector_config_new(struct elector_config **out_config);
@@ -397,6 +402,14 @@ elector_result elector_config_set_retry_period_ms(struct elector_config *config,
  once (default true).
  */
 elector_result elector_config_set_release_on_stop(struct elector_config *config, bool release);
+
+/*
+ Sets how long elector_stop may spend releasing the lease, all requests
+ together (default 5000 ms); after it the lease is left to expire, as
+ after a crash. Must be greater than zero.
+ */
+elector_result elector_config_set_release_timeout_ms(struct elector_config *config,
+                                                     uint64_t milliseconds);
 
 /*
  Accepts any server certificate on a URL connection, as a kubeconfig's

@@ -56,6 +56,9 @@ type Config struct {
 	// KeepLeaseOnStop leaves the lease to expire on Stop instead of
 	// releasing it so a standby takes over at once.
 	KeepLeaseOnStop bool
+	// ReleaseTimeout bounds the release on Stop, all requests together
+	// (zero: 5 s); after it the lease is left to expire.
+	ReleaseTimeout time.Duration
 
 	Labels map[string]string // written on create and takeover
 	Owner  *OwnerReference   // written on create and takeover
@@ -346,6 +349,7 @@ func newConfig(cfg Config) (*C.elector_config, error) {
 				{"lease_duration", cfg.LeaseDuration, func(v C.uint64_t) C.elector_result { return C.elector_config_set_lease_duration_ms(config, v) }},
 				{"renew_deadline", cfg.RenewDeadline, func(v C.uint64_t) C.elector_result { return C.elector_config_set_renew_deadline_ms(config, v) }},
 				{"retry_period", cfg.RetryPeriod, func(v C.uint64_t) C.elector_result { return C.elector_config_set_retry_period_ms(config, v) }},
+				{"release_timeout", cfg.ReleaseTimeout, func(v C.uint64_t) C.elector_result { return C.elector_config_set_release_timeout_ms(config, v) }},
 			} {
 				if d.value < 0 || d.value%time.Millisecond != 0 {
 					return &Error{Code: InvalidTiming, Message: fmt.Sprintf("invalid %s: %v is not a positive whole number of milliseconds", d.name, d.value)}

@@ -67,6 +67,9 @@ const (
 	Timeout      ErrorKind = C.ELECTOR_ERROR_TIMEOUT
 	Unavailable  ErrorKind = C.ELECTOR_ERROR_UNAVAILABLE
 	Invalid      ErrorKind = C.ELECTOR_ERROR_INVALID
+	// IdentityConflict: another process renewed the lease under this identity;
+	// this elector stepped down and waits for the lease to expire.
+	IdentityConflict ErrorKind = C.ELECTOR_ERROR_IDENTITY_CONFLICT
 )
 
 // Event is one event of an elector, copied out of the library.

@@ -44,6 +44,8 @@ export interface ElectorOptions {
   wait_for_leadership?: boolean
   /** stop() releases the lease so a standby takes over at once. Default true. */
   release_on_stop?: boolean
+  /** How long stop() may spend releasing the lease (default 5000); after it the lease is left to expire. */
+  release_timeout_ms?: number
 }
 
 export interface AcquiredEvent { lease: string; term: number }
@@ -55,7 +57,7 @@ export interface LostEvent {
 }
 export interface LeaderChangedEvent { lease: string; leader: string | null }
 export interface ElectorError extends Error {
-  kind: 'unauthorized' | 'forbidden' | 'timeout' | 'unavailable' | 'invalid'
+  kind: 'unauthorized' | 'forbidden' | 'timeout' | 'unavailable' | 'invalid' | 'identity_conflict'
 }
 
 export declare class Elector extends EventEmitter {

@@ -23,6 +23,7 @@ pub struct elector_config {
     renew_deadline: Option<Duration>,
     retry_period: Option<Duration>,
     release_on_stop: bool,
+    release_timeout: Option<Duration>,
     owner_reference: Option<OwnerReference>,
     labels: Vec<(String, String)>,
     connection: Connection,
@@ -58,6 +59,9 @@ impl elector_config {
         if let Some(value) = self.retry_period {
             builder = builder.retry_period(value);
         }
+        if let Some(value) = self.release_timeout {
+            builder = builder.release_timeout(value);
+        }
         if let Some(owner) = &self.owner_reference {
             builder = builder.owner_reference(owner.clone());
         }
@@ -70,7 +74,7 @@ impl elector_config {
 
 /// Creates a config with the defaults: namespace "default", no lease name or
 /// identity (both required), lease 15 s, renew deadline 10 s, retry 2 s,
-/// release on stop, connection inferred as kube-rs does (KUBECONFIG, then the
+/// release on stop within 5 s, connection inferred as kube-rs does (KUBECONFIG, then the
 /// in-cluster service account). Free it with elector_config_free.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_config_new(
@@ -87,6 +91,7 @@ pub unsafe extern "C" fn elector_config_new(
             renew_deadline: None,
             retry_period: None,
             release_on_stop: true,
+            release_timeout: None,
             owner_reference: None,
             labels: Vec::new(),
             connection: Connection::Infer,
@@ -207,6 +212,20 @@ pub unsafe extern "C" fn elector_config_set_release_on_stop(
 ) -> elector_result {
     with_config(config, |c| {
         c.release_on_stop = release;
+        Ok(())
+    })
+}
+
+/// Sets how long elector_stop may spend releasing the lease, all requests
+/// together (default 5000 ms); after it the lease is left to expire, as
+/// after a crash. Must be greater than zero.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_release_timeout_ms(
+    config: *mut elector_config,
+    milliseconds: u64,
+) -> elector_result {
+    with_config(config, |c| {
+        c.release_timeout = Some(Duration::from_millis(milliseconds));
         Ok(())
     })
 }

@@ -59,6 +59,9 @@ pub enum elector_error_kind {
     ELECTOR_ERROR_UNAVAILABLE = 4,
     /// Rejected as invalid (another 4xx, such as a missing namespace).
     ELECTOR_ERROR_INVALID = 5,
+    /// Another process renewed the lease under this identity: this elector
+    /// stepped down and waits for the lease to expire.
+    ELECTOR_ERROR_IDENTITY_CONFLICT = 6,
 }
 
 /// One event, valid only during the callback it is passed to.
@@ -139,6 +142,9 @@ impl elector_event {
                     ErrorKind::Forbidden => elector_error_kind::ELECTOR_ERROR_FORBIDDEN,
                     ErrorKind::Timeout => elector_error_kind::ELECTOR_ERROR_TIMEOUT,
                     ErrorKind::Unavailable => elector_error_kind::ELECTOR_ERROR_UNAVAILABLE,
+                    ErrorKind::IdentityConflict => {
+                        elector_error_kind::ELECTOR_ERROR_IDENTITY_CONFLICT
+                    }
                     ErrorKind::Invalid | _ => elector_error_kind::ELECTOR_ERROR_INVALID,
                 };
                 None

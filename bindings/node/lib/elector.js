@@ -160,6 +160,7 @@ class Elector extends EventEmitter {
   , renew_deadline_ms
   , wait_for_leadership = false
   , release_on_stop = true
+  , release_timeout_ms
   } = {}) {
     super()
     renew_interval_ms = numeric(renew_interval_ms)
@@ -174,6 +175,7 @@ class Elector extends EventEmitter {
     checkType('namespace', namespace, 'string')
     checkType('wait_for_leadership', wait_for_leadership, 'boolean')
     checkType('release_on_stop', release_on_stop, 'boolean')
+    if (release_timeout_ms !== undefined) checkType('release_timeout_ms', release_timeout_ms, 'number')
     if (log === null || typeof log !== 'object' || ['debug', 'info', 'warn', 'error'].some((l) => typeof log[l] !== 'function')) {
       throw invalidType('log', `a logger with debug, info, warn and error methods (abstract-logging)`, log)
     }
@@ -202,6 +204,7 @@ class Elector extends EventEmitter {
       , leaseName: lease_name
       , identity
       , releaseOnStop: release_on_stop
+      , releaseTimeoutMs: release_timeout_ms
       , leaseDurationMs: timing.lease_duration_ms
       , renewDeadlineMs: timing.renew_deadline_ms
       , retryPeriodMs: timing.retry_period_ms

@@ -26,6 +26,8 @@ pub struct NativeOptions {
     pub renew_deadline_ms: u32,
     pub retry_period_ms: u32,
     pub release_on_stop: bool,
+    /// Absent: the engine's default.
+    pub release_timeout_ms: Option<u32>,
     /// A kubeconfig path; absent: inferred (KUBECONFIG, then in-cluster).
     pub kubeconfig: Option<String>,
     pub context: Option<String>,
@@ -57,14 +59,16 @@ impl NativeElector {
                 context,
             },
         };
-        let config = Config::builder(options.namespace, options.lease_name, options.identity)
+        let mut builder = Config::builder(options.namespace, options.lease_name, options.identity)
             .lease_duration(ms(options.lease_duration_ms))
             .renew_deadline(ms(options.renew_deadline_ms))
             .retry_period(ms(options.retry_period_ms))
             .release_on_stop(options.release_on_stop)
-            .connection(connection)
-            .build()
-            .map_err(config_error)?;
+            .connection(connection);
+        if let Some(value) = options.release_timeout_ms {
+            builder = builder.release_timeout(ms(value));
+        }
+        let config = builder.build().map_err(config_error)?;
         Ok(NativeElector {
             inner: Elector::new(config),
         })

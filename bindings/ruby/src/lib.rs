@@ -155,6 +155,9 @@ fn config_from(options: &Value) -> Result<Config, elector_core::ConfigError> {
         .retry_period(duration("retry_period"))
         .release_on_stop(options["release_on_stop"].as_bool().unwrap_or(true))
         .connection(connection_from(&options["connection"]));
+    if let Some(value) = options["release_timeout"].as_f64() {
+        builder = builder.release_timeout(seconds(value));
+    }
     if let Ok(owner) = serde_json::from_value::<OwnerReference>(options["owner"].clone()) {
         builder = builder.owner_reference(owner);
     }

@@ -14,7 +14,7 @@ class KubernetesLeaderElection
   #                   :taken_over, :deleted), holder: (when taken over)
   #   leader_changed  lease:, leader: (nil: free or gone)
   #   error           kind: (:unauthorized, :forbidden, :timeout,
-  #                   :unavailable, :invalid), message:
+  #                   :unavailable, :invalid, :identity_conflict), message:
   #   stopped
   class Elector
     EVENTS = %i[acquired renewed lost leader_changed error stopped].freeze
@@ -40,17 +40,19 @@ class KubernetesLeaderElection
     # `name`: the lease. Connection: `kubeclient:` (a Kubeclient::Client or
     # a callable returning one), else `kubeconfig:` and `context:`, else
     # KUBECONFIG or the in-cluster service account. Durations in seconds,
-    # client-go's defaults. `logger` gets the engine's lines from `log_level`
+    # client-go's defaults; `release_timeout` bounds the release on stop
+    # (nil: 5 s). `logger` gets the engine's lines from `log_level`
     # up (:debug, :info, :warn, :error).
     def initialize(name, namespace:, identity:, kubeclient: nil, kubeconfig: nil, context: nil,
                    lease_duration: 15, renew_deadline: 10, retry_period: 2, release_on_stop: true,
-                   owner: nil, logger: nil, log_level: :debug)
+                   release_timeout: nil, owner: nil, logger: nil, log_level: :debug)
       Check.string(name, "name")
       Check.string(namespace, "namespace")
       Check.string(identity, "identity")
       { lease_duration: lease_duration, renew_deadline: renew_deadline, retry_period: retry_period }.each do |field, value|
         Check.seconds(value, field.to_s)
       end
+      Check.seconds(release_timeout, "release_timeout") unless release_timeout.nil?
       Check.logger(logger, "logger") if logger
       Check.one_of(log_level, Logs::ORDER, "log_level")
       @name = name
@@ -64,7 +66,8 @@ class KubernetesLeaderElection
                              namespace: namespace, lease_name: name, identity: identity,
                              lease_duration: lease_duration, renew_deadline: renew_deadline,
                              retry_period: retry_period, release_on_stop: release_on_stop ? true : false,
-                             owner: owner, connection: connection(kubeclient, kubeconfig, context)
+                             release_timeout: release_timeout, owner: owner,
+                             connection: connection(kubeclient, kubeconfig, context)
                            ))
     rescue ConfigError => e
       raise ConfigError.new(e.message.sub(/\Ainvalid lease_name:/, "invalid name:"),

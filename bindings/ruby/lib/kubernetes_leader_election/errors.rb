@@ -16,7 +16,8 @@ class KubernetesLeaderElection
   end
 
   # API requests kept failing for longer than the retry budget. `kind` is
-  # one of :unauthorized, :forbidden, :timeout, :unavailable, :invalid.
+  # one of :unauthorized, :forbidden, :timeout, :unavailable, :invalid,
+  # :identity_conflict.
   class ApiError < Error
     attr_reader :kind
 
