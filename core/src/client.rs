@@ -3,7 +3,7 @@
 //! about (conflict, not found) and what it rides out.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -70,15 +70,18 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 #[derive(Clone)]
 pub struct LeaseApi {
     api: Api<Lease>,
+    /// Keeps the shared client in the cache while this elector runs.
+    _client: Arc<Client>,
     name: String,
     request_timeout: Duration,
     counters: Arc<Counters>,
 }
 
 impl LeaseApi {
-    pub fn new(client: Client, config: &Config, counters: Arc<Counters>) -> LeaseApi {
+    pub fn new(client: Arc<Client>, config: &Config, counters: Arc<Counters>) -> LeaseApi {
         LeaseApi {
-            api: Api::namespaced(client, &config.namespace),
+            api: Api::namespaced(Client::clone(&client), &config.namespace),
+            _client: client,
             name: config.lease_name.clone(),
             request_timeout: config.request_timeout(),
             counters,
@@ -144,13 +147,18 @@ impl LeaseStore for LeaseApi {
 
 /// A client for `connection`. Electors with the same connection share one
 /// client (its connection pool and TLS setup), so an extra lease in a
-/// process costs little. Must run on the elector runtime: the client spawns
-/// its worker there.
-pub async fn client_for(config: &Config) -> Result<Client, crate::Error> {
-    static CLIENTS: OnceLock<Mutex<HashMap<Connection, Client>>> = OnceLock::new();
+/// process costs little. The cache holds clients weakly: once the last
+/// elector using one is gone, so is the client, and the next elector
+/// connects anew (with the credentials and CA as they are then). Must run
+/// on the elector runtime: the client spawns its worker there.
+pub async fn client_for(config: &Config) -> Result<Arc<Client>, crate::Error> {
+    static CLIENTS: OnceLock<Mutex<HashMap<Connection, Weak<Client>>>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Default::default);
-    if let Some(client) = clients.lock().unwrap().get(&config.connection) {
-        return Ok(client.clone());
+    let shared = |clients: &HashMap<Connection, Weak<Client>>| {
+        clients.get(&config.connection).and_then(Weak::upgrade)
+    };
+    if let Some(client) = shared(&clients.lock().unwrap()) {
+        return Ok(client);
     }
     let mut kube_config = kube_config(&config.connection).await?;
     // The elector retries on its own schedule and bounds every request itself;
@@ -158,10 +166,14 @@ pub async fn client_for(config: &Config) -> Result<Client, crate::Error> {
     kube_config.default_retry = false;
     kube_config.connect_timeout = Some(config.request_timeout());
     let client = build_client(kube_config).map_err(|e| crate::Error::Connect(error_chain(&e)))?;
-    clients
-        .lock()
-        .unwrap()
-        .insert(config.connection.clone(), client.clone());
+    let mut clients = clients.lock().unwrap();
+    // Another elector may have connected while this one did: share its client.
+    if let Some(client) = shared(&clients) {
+        return Ok(client);
+    }
+    clients.retain(|_, client| client.strong_count() > 0);
+    let client = Arc::new(client);
+    clients.insert(config.connection.clone(), Arc::downgrade(&client));
     Ok(client)
 }
 
@@ -245,5 +257,35 @@ async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error
             config.accept_invalid_certs = *insecure_skip_tls_verify;
             Ok(config)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn electors_share_a_client_until_the_last_one_is_gone() {
+        // No server is contacted: building a client does not connect.
+        let connection = Connection::Url {
+            url: "https://127.0.0.1:9".into(),
+            token: None,
+            ca_file: None,
+            insecure_skip_tls_verify: false,
+        };
+        let config = |lease: &str| {
+            Config::builder("default", lease, "me")
+                .connection(connection.clone())
+                .build()
+                .unwrap()
+        };
+        let first = client_for(&config("a")).await.unwrap();
+        let second = client_for(&config("b")).await.unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "one client per connection");
+        let gone = Arc::downgrade(&first);
+        drop((first, second));
+        assert!(gone.upgrade().is_none(), "the cache does not keep it alive");
+        let third = client_for(&config("a")).await.unwrap();
+        assert_eq!(Arc::strong_count(&third), 1, "a new client");
     }
 }
