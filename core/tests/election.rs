@@ -62,6 +62,14 @@ async fn contenders_yield_exactly_one_leader() {
         .filter(|c| c.elector.is_leader())
         .collect();
     assert_eq!(leaders.len(), 1, "exactly one leader");
+    // Not even briefly two, by every candidate's Acquired..Lost intervals.
+    let terms: Vec<_> = candidates.iter().map(Candidate::terms).collect();
+    assert_no_overlap(&terms);
+    assert_eq!(
+        terms.iter().map(|(_, t)| t.len()).sum::<usize>(),
+        1,
+        "one term in all"
+    );
     let winner = leaders[0].elector.config().identity().to_string();
     for c in &candidates {
         assert_eq!(c.elector.leader().as_deref(), Some(winner.as_str()));
@@ -104,7 +112,7 @@ async fn a_release_hands_over_promptly_through_the_watch() {
     let gets_before = b.elector.stats().gets;
 
     let stopped_at = Instant::now();
-    a.stop().await;
+    let a = a.stop().await;
     assert_eq!(
         b.acquired(Duration::from_secs(10)).await,
         1,
@@ -118,7 +126,7 @@ async fn a_release_hands_over_promptly_through_the_watch() {
     let stats = b.elector.stats();
     assert_eq!(stats.gets, gets_before, "{stats:?}");
     assert!(stats.watches >= 1);
-    b.stop().await;
+    assert_no_overlap(&[a, b.stop().await]);
 }
 
 #[tokio::test]
@@ -199,8 +207,39 @@ async fn a_deleted_lease_is_recreated_and_an_election_follows() {
             .count(),
         1
     );
-    a.stop().await;
-    b.stop().await;
+    let (a, b) = (a.stop().await, b.stop().await);
+    assert_no_overlap(&[a, b]);
+}
+
+#[tokio::test]
+async fn a_lease_deleted_after_its_holder_died_is_recreated_only_after_its_claim() {
+    init_tracing();
+    let env = TestEnv::new().await;
+    let mut a = Candidate::start(config(&env, "a", User::Elector).release_on_stop(false)).await;
+    a.acquired(Duration::from_secs(10)).await;
+    let mut b = Candidate::elected(&env, "b").await;
+    b.wait_for(Duration::from_secs(10), |e| {
+        matches!(e, Event::LeaderChanged { .. })
+    })
+    .await;
+
+    // a dies without releasing (its last renewal at most a retry period
+    // before), then the lease is deleted: nobody renews or re-creates it, and
+    // b must honour a's claim, which a could still act on, until it ends.
+    let died_at = Instant::now();
+    let a = a.stop().await;
+    env.leases(User::Admin)
+        .await
+        .delete(&env.lease, &DeleteParams::default())
+        .await
+        .unwrap();
+    b.acquired(LEASE * 4).await;
+    let waited = died_at.elapsed();
+    assert!(
+        waited >= LEASE - RETRY,
+        "re-created {waited:?} after the holder died, inside its claim"
+    );
+    assert_no_overlap(&[a, b.stop().await]);
 }
 
 #[tokio::test]

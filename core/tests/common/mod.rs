@@ -1,11 +1,13 @@
 //! Helpers shared by the integration tests of the elector.
 #![allow(dead_code)]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use elector_core::{Config, ConfigBuilder, Connection, Elector, Event, EventStream, LostReason};
+use elector_core::{Config, ConfigBuilder, Connection, Elector, Event, LostReason};
 use elector_test_support::{TestEnv, User, cluster};
 use k8s_openapi::api::coordination::v1::Lease;
+use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 
 pub const LEASE: Duration = Duration::from_secs(3);
@@ -24,23 +26,58 @@ pub fn config(env: &TestEnv, identity: &str, user: User) -> ConfigBuilder {
 }
 
 /// An elector with its event stream, checking as it goes that `Acquired` and
-/// `Lost` strictly alternate.
+/// `Lost` strictly alternate. Every event is also logged with the instant it
+/// arrived, for [`assert_no_overlap`].
 pub struct Candidate {
     pub elector: Elector,
-    pub events: EventStream,
+    events: mpsc::UnboundedReceiver<Event>,
+    log: Arc<Mutex<Vec<(Instant, Event)>>>,
     leading: bool,
 }
 
 impl Candidate {
     pub async fn start(config: ConfigBuilder) -> Candidate {
         let elector = Elector::new(config.build().unwrap());
-        let events = elector.events().unwrap();
+        let mut stream = elector.events().unwrap();
+        let (sender, events) = mpsc::unbounded_channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let record = log.clone();
+        tokio::spawn(async move {
+            while let Some(event) = stream.recv().await {
+                record.lock().unwrap().push((Instant::now(), event.clone()));
+                let _ = sender.send(event);
+            }
+        });
         elector.start().await.unwrap();
         Candidate {
             elector,
             events,
+            log,
             leading: false,
         }
+    }
+
+    /// Its identity and each term it led, from `Acquired` to `Lost` (or
+    /// to now), as the events arrived.
+    pub fn terms(&self) -> Terms {
+        (
+            self.elector.config().identity().to_string(),
+            self.intervals(),
+        )
+    }
+
+    pub fn intervals(&self) -> Vec<(Instant, Instant)> {
+        let mut intervals = Vec::new();
+        let mut since = None;
+        for (at, event) in self.log.lock().unwrap().iter() {
+            match event {
+                Event::Acquired { .. } => since = Some(*at),
+                Event::Lost { .. } => intervals.extend(since.take().map(|s| (s, *at))),
+                _ => {}
+            }
+        }
+        intervals.extend(since.map(|s| (s, Instant::now())));
+        intervals
     }
 
     pub async fn elected(env: &TestEnv, identity: &str) -> Candidate {
@@ -93,8 +130,9 @@ impl Candidate {
         }
     }
 
-    /// Stops and drains: `Stopped` must be the last event.
-    pub async fn stop(mut self) {
+    /// Stops and drains: `Stopped` must be the last event. Returns the
+    /// terms it led, for [`assert_no_overlap`].
+    pub async fn stop(mut self) -> Terms {
         self.elector.stop().await;
         let mut last = None;
         while let Some(event) = self.events.recv().await {
@@ -102,6 +140,7 @@ impl Candidate {
         }
         assert_eq!(last, Some("stopped"));
         assert!(!self.elector.is_leader());
+        self.terms()
     }
 
     /// No `Acquired` for `period`.
@@ -117,4 +156,23 @@ impl Candidate {
 
 pub async fn lease_of(env: &TestEnv) -> Lease {
     env.leases(User::Admin).await.get(&env.lease).await.unwrap()
+}
+
+/// An identity and the intervals it led.
+pub type Terms = (String, Vec<(Instant, Instant)>);
+
+/// No two candidates ever led at the same time, by their event logs.
+pub fn assert_no_overlap(terms: &[Terms]) {
+    for (i, (a, a_terms)) in terms.iter().enumerate() {
+        for (b, b_terms) in &terms[i + 1..] {
+            for (a_from, a_to) in a_terms {
+                for (b_from, b_to) in b_terms {
+                    assert!(
+                        a_to <= b_from || b_to <= a_from,
+                        "{a} led {a_from:?}..{a_to:?} while {b} led {b_from:?}..{b_to:?}"
+                    );
+                }
+            }
+        }
+    }
 }
