@@ -31,6 +31,9 @@ mod decide;
 mod elector;
 mod engine;
 mod events;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod record;
 mod runtime;
 mod stats;
