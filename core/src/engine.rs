@@ -191,7 +191,7 @@ impl<S: LeaseStore> Engine<S> {
                         // The answer came too late to lead on (this process
                         // was paused or starved): others may have judged the
                         // lease expired meanwhile. Read it again; if it still
-                        // names us it is reclaimed with a fresh deadline.
+                        // holds our write it is reclaimed with a fresh deadline.
                         warn!("acquired the lease too late to lead on it; reading it again");
                         self.knowledge.outdated(Instant::now());
                         continue;

@@ -94,6 +94,17 @@ class Cluster:
         status, lease = self.request('GET', self.lease_path(name))
         return lease if status == 200 else None
 
+    def create_lease(self, name, spec):
+        """POST a lease as another writer would; returns the status."""
+        body = {'apiVersion': 'coordination.k8s.io/v1', 'kind': 'Lease',
+                'metadata': {'name': name}, 'spec': spec}
+        status, _ = self.request('POST', self.lease_path(name).rsplit('/', 1)[0], body)
+        return status
+
+    def delete_lease(self, name):
+        status, _ = self.request('DELETE', self.lease_path(name))
+        return status
+
     def replace_lease(self, lease):
         """PUT as another writer would; returns the status (409: lost a race)."""
         status, _ = self.request('PUT', self.lease_path(lease['metadata']['name']), lease)

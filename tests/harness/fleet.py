@@ -87,11 +87,18 @@ class Fleet:
                     return None
                 self._changed.wait(left)
 
-    def start(self, kind, lease, count=1, distinct_leases=False, kubeconfig=None, env=None):
+    def start(self, kind, lease, count=1, distinct_leases=False, kubeconfig=None, env=None, identity=None,
+              args=()):
+        """A participant named uniquely; its electors' identity is the name
+        unless `identity` is given. `identity` and `args` (more flags) are for
+        ours in Rust only."""
         with self._changed:
             self._serial += 1
             name = f'{PREFIX[kind]}-{self._serial}'
-        participant = Participant(self, kind, name, lease, count, distinct_leases, kubeconfig, env or {})
+        if (identity is not None or args) and kind != OURS_RUST:
+            raise ValueError(f'{kind} takes no identity or flags')
+        participant = Participant(self, kind, name, lease, count, distinct_leases, kubeconfig, env or {},
+                                  identity or name, list(args))
         with self._changed:
             self.participants.append(participant)
             self.all_participants.append(participant)
@@ -123,7 +130,7 @@ class Fleet:
 class Participant:
     """One process running `count` electors of one kind."""
 
-    def __init__(self, fleet, kind, name, lease, count, distinct_leases, kubeconfig, extra_env):
+    def __init__(self, fleet, kind, name, lease, count, distinct_leases, kubeconfig, extra_env, identity, args):
         self.fleet, self.kind, self.name, self.lease, self.count = fleet, kind, name, lease, count
         self.distinct_leases = distinct_leases
         self.paused = False
@@ -132,7 +139,7 @@ class Participant:
         node_script = str(ROOT / 'bindings' / 'node' / 'bench' / 'participant.js')
         if kind == OURS_RUST:
             command = [fleet.participant_bin, '--kubeconfig', kubeconfig, '--lease', lease,
-                       '--identity', name, '--count', str(count)]
+                       '--identity', identity, '--count', str(count)] + args
             command += ['--distinct-leases'] if distinct_leases else []
         elif kind == CLIENT_GO:
             command = [str(fleet.peers_dir / 'client-go-participant'), '-kubeconfig', kubeconfig,

@@ -64,12 +64,16 @@ class Toxiproxy:
         self.server.wait(10)
 
 
-# The faults of the chaos suite, as toxics on both directions of the proxy.
-FAULTS = {
-    # Nothing gets through and nothing is closed: a blackhole.
-    'blackhole': [('timeout', 'upstream', {'timeout': 0}), ('timeout', 'downstream', {'timeout': 0})],
-    # Every connection stalls, then is closed after 3 s.
-    'timeouts': [('timeout', 'upstream', {'timeout': 3000}), ('timeout', 'downstream', {'timeout': 3000})],
-    # Answers arrive 12 s late: past the 10 s renew deadline.
-    'latency 12 s': [('latency', 'downstream', {'latency': 12000, 'jitter': 0})],
-}
+def faults(timings):
+    """The faults of the chaos suite, as toxics on both directions of the
+    proxy, scaled to the electors' timings."""
+    return {
+        # Nothing gets through and nothing is closed: a blackhole.
+        'blackhole': [('timeout', 'upstream', {'timeout': 0}), ('timeout', 'downstream', {'timeout': 0})],
+        # Every connection stalls, then is closed (after 3 s at client-go's timings).
+        'timeouts': [('timeout', 'upstream', {'timeout': timings.ms(timings.lease / 5)}),
+                     ('timeout', 'downstream', {'timeout': timings.ms(timings.lease / 5)})],
+        # Answers arrive 2 s past the renew deadline (12 s at client-go's timings).
+        'latency past the renew deadline': [
+            ('latency', 'downstream', {'latency': timings.ms(timings.renew_deadline + 2), 'jitter': 0})],
+    }

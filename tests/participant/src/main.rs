@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use elector_core::{Config, Connection, Elector, Event};
+use elector_core::{Config, Connection, Elector, ErrorKind, Event};
 use futures::future::join_all;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -157,6 +157,11 @@ async fn main() -> Result<()> {
                     print(at, index, "acquired", &format!("term={term}"))
                 }
                 Event::Lost { reason, .. } => print(at, index, "lost", &format!("reason={reason}")),
+                // The chaos suite's identity collision looks for this one.
+                Event::Error {
+                    kind: ErrorKind::IdentityConflict,
+                    ..
+                } => print(at, index, "identity_conflict", ""),
                 Event::Stopped => print(at, index, "stopped", ""),
                 _ => {}
             }
