@@ -196,11 +196,14 @@ test('without KUBERNETES_SERVICE_HOST it leads without any API call', async () =
   assert.deepEqual(JSON.parse(output), {evt: {lease: 'local', term: 0}, leader: true})
 })
 
-test('a mixed fleet with the original package never has two leaders, and ours takes over when it stops', async () => {
+test('a mixed fleet with the original package never has two leaders, and ours takes over when it stops', async (t) => {
   const lease = uniqueLease('node-mixed')
   const original = candidate(lease, 'original', {lease_duration_sec: 3, renew_interval_ms: 1000}, 'original.js')
+  // On a failed assertion too: a running elector or child keeps the runner alive.
+  t.after(() => original.kill('SIGKILL'))
   await original.waitFor('acquired', 15000)
   const ours = new Elector({...FAST, lease_name: lease, identity: 'ours'})
+  t.after(() => ours.stop())
   let ours_led_early = false
   const watcher = setInterval(() => { if (ours.current_leader) ours_led_early = true }, 20)
   await ours.start()
@@ -210,6 +213,13 @@ test('a mixed fleet with the original package never has two leaders, and ours ta
   clearInterval(watcher)
   assert.equal(ours_led_early, false, 'ours led while the original held the lease')
 
+  // Stop the original right after one of its renewals, well before its next:
+  // its release (a GET, then a PUT) races its own renewal timer otherwise,
+  // loses with a 409, and leaves the lease to expire.
+  const version = ours.getLease().metadata.resourceVersion
+  await within(3000, (async () => {
+    while (ours.getLease().metadata.resourceVersion === version) await sleep(10)
+  })(), 'a renewal by the original')
   const acquired = nextEvent(ours, EVENTS.LEADERSHIP_ACQUIRED, 10000)
   const stopped_at = performance.now()
   original.kill('SIGTERM')
