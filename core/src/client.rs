@@ -28,6 +28,7 @@ fn api_error(err: kube::Error) -> ApiError {
         kube::Error::Api(status) => match status.code {
             409 => ApiError::Conflict,
             404 => ApiError::NotFound,
+            410 => ApiError::Gone,
             code => ApiError::Failed {
                 kind: match code {
                     401 => ErrorKind::Unauthorized,

@@ -393,8 +393,8 @@ mod tests {
         }
         // Our own last write, e.g. after a lost renew deadline.
         let mut writes = own();
-        let mine = held_by(ME, "1");
-        writes.sending(&mine);
+        let mut mine = held_by(ME, "1");
+        writes.sending(&mut mine);
         let mut k = Knowledge::new(t0);
         k.observe(mine, t0);
         assert_eq!(

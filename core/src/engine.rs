@@ -153,7 +153,7 @@ impl<S: LeaseStore> Engine<S> {
         };
         loop {
             if cancel.is_cancelled() {
-                return None;
+                return self.campaign_stopped().await;
             }
             let now = Instant::now();
             let wake = match candidate_step(
@@ -164,7 +164,13 @@ impl<S: LeaseStore> Engine<S> {
                 now,
             ) {
                 Step::Read => {
-                    cancel.run_until_cancelled(self.read(&mut watch)).await?;
+                    if cancel
+                        .run_until_cancelled(self.read(&mut watch))
+                        .await
+                        .is_none()
+                    {
+                        return self.campaign_stopped().await;
+                    }
                     continue;
                 }
                 Step::Create | Step::TakeOver => {
@@ -201,9 +207,13 @@ impl<S: LeaseStore> Engine<S> {
                 Step::WaitUntil(at) => at,
             };
             if watch.events.is_none() && now >= watch.retry_at {
-                cancel
+                if cancel
                     .run_until_cancelled(self.open_watch(&mut watch))
-                    .await?;
+                    .await
+                    .is_none()
+                {
+                    return self.campaign_stopped().await;
+                }
                 continue;
             }
             let wake = match watch.events {
@@ -211,7 +221,7 @@ impl<S: LeaseStore> Engine<S> {
                 None => wake.min(watch.retry_at),
             };
             tokio::select! {
-                _ = cancel.cancelled() => return None,
+                _ = cancel.cancelled() => return self.campaign_stopped().await,
                 _ = sleep_until(wake) => {}
                 event = next_event(&mut watch.events) => self.on_watch_event(event, &mut watch),
             }
@@ -221,6 +231,16 @@ impl<S: LeaseStore> Engine<S> {
                 self.close_watch(&mut watch, true);
             }
         }
+    }
+
+    /// Stopped while campaigning. A lease that may still hold our last write
+    /// (after a lost renew deadline, or an acquire that came too late) is
+    /// handed back if so configured, rather than left to expire.
+    async fn campaign_stopped(&mut self) -> Option<(Lease, Moment)> {
+        if self.config.release_on_stop && self.own.wrote_any() {
+            self.release(None).await;
+        }
+        None
     }
 
     async fn read(&mut self, watch: &mut LeaseWatch) {
@@ -250,7 +270,7 @@ impl<S: LeaseStore> Engine<S> {
     /// Creates or takes over the lease as decided; `Some` when it is ours.
     async fn try_acquire(&mut self, watching: bool) -> Option<(Lease, Moment)> {
         let sent_at = Moment::now();
-        let (attempt, create) = match &self.knowledge {
+        let (mut attempt, create) = match &self.knowledge {
             Knowledge::Absent { .. } => {
                 let transitions = self.highest_term.map_or(0, |t| t.saturating_add(1));
                 (record::new_lease(&self.config, transitions), true)
@@ -263,7 +283,7 @@ impl<S: LeaseStore> Engine<S> {
             }
             Knowledge::Unknown { .. } => return None,
         };
-        self.own.sending(&attempt);
+        self.own.sending(&mut attempt);
         let result = if create {
             self.api.create(&attempt, None).await
         } else {
@@ -279,6 +299,7 @@ impl<S: LeaseStore> Engine<S> {
                 // Another candidate won. The watch will show us its write;
                 // without one, read it now. The API server answered: requests
                 // are not failing.
+                self.own.rejected(&attempt);
                 self.recovered();
                 bump(&self.shared.counters.conflicts);
                 debug!("another candidate wrote the lease first");
@@ -364,8 +385,8 @@ impl<S: LeaseStore> Engine<S> {
                 self.emit_some(leader_changed);
                 return;
             }
-            let renewal = record::renewed(&lease, &self.config);
-            self.own.sending(&renewal);
+            let mut renewal = record::renewed(&lease, &self.config);
+            self.own.sending(&mut renewal);
             let limit = Some(clock.deadline().monotonic);
             let Some(result) = cancel
                 .run_until_cancelled(self.api.replace(&renewal, limit))
@@ -388,6 +409,7 @@ impl<S: LeaseStore> Engine<S> {
                     // it holds one of our writes (our last write's answer was
                     // lost, or another field changed): renew over it.
                     bump(&self.shared.counters.conflicts);
+                    self.own.rejected(&renewal);
                     let Some(current) = cancel.run_until_cancelled(self.api.get(limit)).await
                     else {
                         return self.stop_leading(lease).await;
@@ -567,6 +589,10 @@ impl<S: LeaseStore> Engine<S> {
             }
             Err(err) => {
                 debug!(error = ?err, retry_in = ?watch.backoff, "could not open a watch; polling meanwhile");
+                if matches!(err, ApiError::Gone) {
+                    // That version was compacted away: from the current state next.
+                    watch.resource_version = None;
+                }
                 self.close_watch(watch, true);
             }
         }
@@ -727,6 +753,7 @@ impl<S: LeaseStore> Engine<S> {
             ApiError::Failed { kind, message } => (kind, message),
             ApiError::Conflict => (ErrorKind::Invalid, "unexpected conflict".to_string()),
             ApiError::NotFound => (ErrorKind::Invalid, "unexpected not found".to_string()),
+            ApiError::Gone => (ErrorKind::Invalid, "unexpected 410 Gone".to_string()),
         };
         if self.last_error == Some(kind) {
             debug!(%kind, detail = %message, "API error persists");

@@ -7,7 +7,9 @@
 //! - a lease another holder claims is never taken or re-created before that
 //!   claim (its record's duration, from when the record last changed) ends,
 //!   unless the lease was seen free or ours since, or the leader's own
-//!   renewal found it deleted;
+//!   renewal found it deleted. "Ours" is the model's own knowledge (this
+//!   candidate wrote it), so a namesake's copy of our record, same identity
+//!   and same renewTime, counts as another holder's;
 //! - a wait is always in the future (no busy loop);
 //! - a takeover's term is above the record's and every term seen before.
 //!
@@ -97,15 +99,15 @@ struct Claims {
 }
 
 impl Claims {
-    fn observed(&mut self, record: &Record, own: &OwnWrites, timing: Timing, now: Instant) {
+    /// `ours`: the record is one this candidate wrote, as the model knows
+    /// (not as `OwnWrites` judges it).
+    fn observed(&mut self, record: &Record, ours: bool, timing: Timing, now: Instant) {
         if self.last.as_ref() == Some(record) {
             return; // the same record seen again: its claim keeps its start
         }
         self.last = Some(record.clone());
         self.foreign_until = match &record.holder {
-            Some(_) if !own.hold(record) => {
-                Some(now + record.lease_duration.unwrap_or(timing.lease_duration))
-            }
+            Some(_) if !ours => Some(now + record.lease_duration.unwrap_or(timing.lease_duration)),
             _ => None, // free, or ours
         };
     }
@@ -126,10 +128,12 @@ pub fn run(data: &[u8]) {
     let mut claims = Claims::default();
     let mut highest_term: Option<i32> = None;
     let mut version = 0u64;
+    let mut last_written: Option<Lease> = None;
     while let Some(op) = input.byte() {
         now += Duration::from_millis(u64::from(input.u16()));
         version += 1;
-        let seen = match op % 7 {
+        let mut ours = false;
+        let seen = match op % 8 {
             0 => {
                 let len = usize::from(input.u8());
                 serde_json::from_slice::<Lease>(input.take(len)).ok()
@@ -149,15 +153,23 @@ pub fn run(data: &[u8]) {
                 claims = Claims::default();
                 None
             }
+            6 => {
+                // A namesake elector's write of the very same record (same
+                // identity, same renewTime): never ours.
+                last_written.clone().map(|mut namesake| {
+                    OwnWrites::new(ME).sending(&mut namesake);
+                    namesake
+                })
+            }
             _ => {
                 // What this candidate would write over what it knows, as
                 // sent and answered.
-                let written = match &knowledge {
+                let mut written = match &knowledge {
                     Knowledge::Present(observed) => {
-                        let ours = own.hold(&observed.record);
-                        let taken = record::acquired(&observed.lease, &config, highest_term, ours);
+                        let held = own.hold(&observed.record);
+                        let taken = record::acquired(&observed.lease, &config, highest_term, held);
                         let term = Record::of(&taken).transitions;
-                        if !ours && term != i32::MAX {
+                        if !held && term != i32::MAX {
                             let floor = observed.record.transitions.max(highest_term.unwrap_or(0));
                             assert!(term > floor, "term {term} not above {floor}");
                         }
@@ -167,10 +179,12 @@ pub fn run(data: &[u8]) {
                         record::new_lease(&config, highest_term.map_or(0, |t| t.saturating_add(1)))
                     }
                 };
-                own.sending(&written);
+                own.sending(&mut written);
                 if input.u8().is_multiple_of(2) {
                     own.confirmed(&written);
                 }
+                ours = true;
+                last_written = Some(written.clone());
                 Some(written)
             }
         };
@@ -182,7 +196,7 @@ pub fn run(data: &[u8]) {
             }
             highest_term =
                 Some(highest_term.map_or(record.transitions, |t| t.max(record.transitions)));
-            claims.observed(&record, &own, timing, now);
+            claims.observed(&record, ours, timing, now);
             knowledge.observe(lease, now);
         }
         let watching = input.u8().is_multiple_of(2);

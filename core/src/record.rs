@@ -25,6 +25,9 @@ pub struct Record {
     pub transitions: i32,
     pub acquire_time: Option<Timestamp>,
     pub renew_time: Option<Timestamp>,
+    /// Our writer annotation ([`WRITER_ANNOTATION`]), where an elector of
+    /// ours wrote the record.
+    pub writer: Option<String>,
 }
 
 impl Record {
@@ -41,6 +44,12 @@ impl Record {
             transitions: spec.and_then(|s| s.lease_transitions).unwrap_or(0),
             acquire_time: spec.and_then(|s| s.acquire_time.as_ref()).map(|t| t.0),
             renew_time: spec.and_then(|s| s.renew_time.as_ref()).map(|t| t.0),
+            writer: lease
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(WRITER_ANNOTATION))
+                .cloned(),
         }
     }
 
@@ -53,14 +62,21 @@ impl Record {
 /// per retry period, so a renew deadline holds a handful.
 const UNANSWERED_WRITES_KEPT: usize = 64;
 
-/// What tells this process's records from another's under the same
-/// identity: the `renewTime`s it wrote. Each is strictly later than the
-/// last, at microsecond precision, so a record that names our identity but
-/// carries none of them was written by someone else: a second process
-/// misconfigured with our identity, or an earlier incarnation of this one.
+/// The annotation naming the elector that wrote the record, a random value
+/// per elector: two processes with one identity can write the same
+/// `renewTime` (both bump the same record's by a microsecond when their
+/// clocks are behind it), never the same writer.
+pub const WRITER_ANNOTATION: &str = "elector.dev/writer";
+
+/// What tells this elector's records from another's under the same
+/// identity: its writer annotation, and the `renewTime`s it wrote and that
+/// may stand. A record that names our identity without both was written by
+/// someone else: a second process misconfigured with our identity, another
+/// library under it, or an earlier incarnation of this process.
 #[derive(Debug, Clone)]
 pub struct OwnWrites {
     identity: String,
+    writer: String,
     /// The last write confirmed by an answer, then those sent since, whose
     /// answers were lost: any of them may be what the server holds.
     renew_times: Vec<Timestamp>,
@@ -70,12 +86,23 @@ impl OwnWrites {
     pub fn new(identity: &str) -> OwnWrites {
         OwnWrites {
             identity: identity.to_owned(),
+            writer: format!("{:016x}", rand::random::<u64>()),
             renew_times: Vec::new(),
         }
     }
 
-    /// `lease` is about to be sent.
-    pub fn sending(&mut self, lease: &Lease) {
+    /// Whether this elector has sent any write that may stand.
+    pub fn wrote_any(&self) -> bool {
+        !self.renew_times.is_empty()
+    }
+
+    /// `lease` is about to be sent: it is marked as this elector's.
+    pub fn sending(&mut self, lease: &mut Lease) {
+        lease
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(WRITER_ANNOTATION.to_string(), self.writer.clone());
         if let Some(renew_time) = Record::of(lease).renew_time {
             if self.renew_times.len() >= UNANSWERED_WRITES_KEPT {
                 // Keep the confirmed one; the oldest unanswered one goes.
@@ -91,9 +118,17 @@ impl OwnWrites {
         self.renew_times.extend(Record::of(lease).renew_time);
     }
 
-    /// Whether `record` is held by this process, written by one of its writes.
+    /// The server refused `lease` (409): it never stood.
+    pub fn rejected(&mut self, lease: &Lease) {
+        if let Some(renew_time) = Record::of(lease).renew_time {
+            self.renew_times.retain(|t| *t != renew_time);
+        }
+    }
+
+    /// Whether `record` is held by this elector, written by one of its writes.
     pub fn hold(&self, record: &Record) -> bool {
         record.is_held_by(&self.identity)
+            && record.writer.as_deref() == Some(self.writer.as_str())
             && record
                 .renew_time
                 .is_some_and(|t| self.renew_times.contains(&t))
@@ -258,6 +293,7 @@ mod tests {
             transitions: 0,
             acquire_time: None,
             renew_time: None,
+            writer: None,
         };
         assert_eq!(Record::of(&lease(json!({}))), free);
         assert_eq!(Record::of(&lease(json!(null))), free);
@@ -276,6 +312,7 @@ mod tests {
                 transitions: 0,
                 acquire_time: None,
                 renew_time: None,
+                writer: None,
             }
         );
         assert_eq!(
@@ -288,6 +325,7 @@ mod tests {
                 transitions: 4,
                 acquire_time: None,
                 renew_time: None,
+                writer: None,
             }
         );
     }
@@ -334,17 +372,27 @@ mod tests {
         assert!(!own.hold(&Record::of(&theirs)));
 
         // Sent, answer lost: it may stand, so it is ours.
-        let first = acquired(&theirs, &c, None, false);
-        own.sending(&first);
+        let mut first = acquired(&theirs, &c, None, false);
+        own.sending(&mut first);
         assert!(own.hold(&Record::of(&first)));
-        let second = renewed(&first, &c);
-        own.sending(&second);
+        let mut second = renewed(&first, &c);
+        own.sending(&mut second);
         assert!(own.hold(&Record::of(&first)) && own.hold(&Record::of(&second)));
         // Answered: only the answer stands.
         own.confirmed(&second);
         assert!(!own.hold(&Record::of(&first)));
         assert!(own.hold(&Record::of(&second)));
         assert!(own.collide(&Record::of(&theirs)));
+        // Refused with a 409: it never stood.
+        let mut third = renewed(&second, &c);
+        own.sending(&mut third);
+        own.rejected(&third);
+        assert!(!own.hold(&Record::of(&third)) && own.hold(&Record::of(&second)));
+        // The same renewTime from a namesake elector: not ours.
+        let namesake = OwnWrites::new("me");
+        let mut same_time = second.clone();
+        namesake.clone().sending(&mut same_time);
+        assert!(own.collide(&Record::of(&same_time)));
         // Another holder is neither ours nor a collision.
         let other = lease(json!({"holderIdentity": "other",
             "renewTime": "2026-01-01T00:00:00.000000Z"}));

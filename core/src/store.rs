@@ -22,6 +22,8 @@ pub enum ApiError {
     Conflict,
     /// 404: the lease does not exist.
     NotFound,
+    /// 410: the resourceVersion asked for (a watch's) was compacted away.
+    Gone,
     /// Anything else; the elector reports it and retries.
     Failed { kind: ErrorKind, message: String },
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Engine, Shared};
 use crate::config::{Config, ConfigBuilder};
 use crate::events::{ErrorKind, Event, LostReason};
-use crate::record::Record;
+use crate::record::{OwnWrites, Record};
 use crate::store::memory::{Client, Server};
 
 const LEASE: Duration = Duration::from_secs(15);
@@ -229,6 +229,7 @@ async fn a_leader_whose_lease_is_renewed_by_a_namesake_steps_down_and_says_why()
         Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
             "2030-01-01T00:00:00Z".parse().unwrap(),
         ));
+    OwnWrites::new("a").sending(&mut theirs);
     server.put(theirs);
     let (lost_at, lost) = a.next(RETRY * 2, |e| matches!(e, Event::Lost { .. })).await;
     assert!(
@@ -250,6 +251,26 @@ async fn a_leader_whose_lease_is_renewed_by_a_namesake_steps_down_and_says_why()
         "{taken:?}"
     );
     a.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn namesakes_racing_for_a_free_lease_with_a_future_renew_time_never_both_lead() {
+    // The lease was freed by a holder whose clock runs ahead: both namesakes
+    // write its renewTime plus one microsecond, the same value. The loser's
+    // 409 means its write never stood, and the winner's record carries
+    // another writer, so the loser must not take it for its own.
+    let server = Server::new();
+    server.put(held_by("", "2030-01-01T00:00:00.000000Z", 0));
+    let first = Candidate::start(&server, config("a"));
+    let second = Candidate::start(&server, config("a"));
+    // Both read the free lease before either writes.
+    first.client.set_latency(Duration::from_millis(10));
+    second.client.set_latency(Duration::from_millis(10));
+    sleep(LEASE * 2).await;
+    assert_eq!(first.acquisitions() + second.acquisitions(), 1);
+    assert_no_overlap(&[&first, &second]);
+    first.stop().await;
+    second.stop().await;
 }
 
 // --- Finding 5: no GET, WATCH, 410 loop on a lease nobody writes ---
