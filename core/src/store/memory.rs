@@ -111,7 +111,9 @@ impl Server {
     fn replace(&self, lease: &Lease) -> Result<Lease, ApiError> {
         let mut state = self.state.lock().unwrap();
         let Some(current) = &state.lease else {
-            return Err(ApiError::NotFound);
+            // As kube-apiserver answers a PUT that carries a resourceVersion
+            // for a lease that is gone: a conflict, never a create.
+            return Err(ApiError::Conflict);
         };
         if current.metadata.resource_version != lease.metadata.resource_version {
             return Err(ApiError::Conflict);
