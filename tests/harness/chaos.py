@@ -11,7 +11,9 @@ import itertools
 import os
 import re
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +22,6 @@ from fleet import CLIENT_GO, JS_PACKAGE, OURS, OURS_NODE, OURS_RUST, Fleet, now
 from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, wakes
 from toxiproxy import Toxiproxy, faults
 
-# Standbys are given this long to open their watches before a fault.
-SETTLE_SECONDS = 2
 # A standby whose clock runs this much fast: below lease / renew deadline (1.5),
 # the bound within which the protocol is safe for any elector.
 FAST_CLOCK_RATE = 1.25
@@ -39,7 +39,12 @@ class Timings:
     @property
     def fault(self):
         """A fault outlasts the lease, so standbys judge it expired."""
-        return self.lease + 5
+        return self.lease * 4 / 3
+
+    @property
+    def settle(self):
+        """Standbys are given this long to open their watches before a fault."""
+        return self.retry
 
     @property
     def recovery(self):
@@ -65,6 +70,15 @@ class Timings:
 DEFAULT_TIMINGS = Timings(15, 10, 2)
 # --soak: compressed, so that many rounds fit in an hour.
 SOAK_TIMINGS = Timings(3, 2, 0.5)
+# kube-apiserver's watch cache keeps at least this much history (its
+# eventFreshDuration); a version older than that may be refused with 410.
+WATCH_CACHE_WINDOW_SECONDS = 75
+# The dead holder's claim on the 410 storm's lease: longer than any round.
+LONG_GONE_SECONDS = 3600
+# The restarts take the control plane from every lane: they run alone.
+RESTARTS = ('API server restarted', 'etcd restarted')
+MIXED_FLEET = 'mixed fleet: leader killed or stopped'
+STALE_WATCH = '410 storm: watches of a lease older than the watch cache'
 # Debian's faketime package, under the machine's multiarch directory.
 LIBFAKETIME = next(iter(sorted(Path('/usr/lib').glob('*/faketime/libfaketime.so.1'))), None)
 
@@ -78,21 +92,69 @@ class Round:
     end_at: int = 0
     notes: list = field(default_factory=list)
     failures: list = field(default_factory=list)
+    # False where a holder the harness wrote keeps the lease all round.
+    leader_expected: bool = True
+
+
+class Gate:
+    """Lanes run their rounds side by side, except rounds that take the
+    control plane itself away: those run alone. A waiting restart goes first,
+    or lanes that always have a round going would starve it."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._shared = 0
+        self._alone = False
+        self._waiting_alone = 0
+
+    @contextmanager
+    def shared(self):
+        with self._changed:
+            self._changed.wait_for(lambda: not self._alone and not self._waiting_alone)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._shared -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def alone(self):
+        with self._changed:
+            self._waiting_alone += 1
+            self._changed.wait_for(lambda: not self._alone and not self._shared)
+            self._waiting_alone -= 1
+            self._alone = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._alone = False
+                self._changed.notify_all()
 
 
 class Suite:
-    def __init__(self, cluster, fleet, toxiproxy, timings=DEFAULT_TIMINGS):
+    def __init__(self, cluster, fleet, toxiproxy, timings=DEFAULT_TIMINGS, lane=0):
         self.cluster, self.fleet, self.toxiproxy = cluster, fleet, toxiproxy
         self.timings = timings
         self.faults = faults(timings)
         self.rounds = []
+        self.lane = lane
         self._leases = itertools.count()
         self.mixed_rounds = 0
         self.proxied_kubeconfig = cluster.kubeconfig_via(toxiproxy.port, fleet.log_dir / 'kubeconfig-proxied')
+        self.stale = None  # the 410 storm's next lease, ageing
+        self.filler = None
 
     def lease(self, scenario):
-        slug = re.sub('[^a-z0-9]+', '-', scenario.lower()).strip('-')[:40].strip('-')
-        return f'chaos-{slug}-{os.getpid()}-{next(self._leases)}'
+        slug = re.sub('[^a-z0-9]+', '-', scenario.lower()).strip('-')[:36].strip('-')
+        return f'chaos-{slug}-{os.getpid()}-{self.lane}-{next(self._leases)}'
+
+    def prepare(self, names):
+        """Starts what must age before its round: the 410 storm's lease."""
+        if STALE_WATCH in names:
+            self.stale = self.stale_lease()
 
     def start(self, kind, lease, **options):
         """A participant; ours in Rust runs at the suite's timings."""
@@ -113,7 +175,7 @@ class Suite:
         for other in others:
             if not other.wait_event('started', 30):
                 raise RuntimeError(f'{other.name} did not start (log: {other.log})')
-        time.sleep(SETTLE_SECONDS)
+        time.sleep(self.timings.settle)
         return leader, others
 
     def recover(self, lease):
@@ -128,7 +190,7 @@ class Suite:
         # only a leader after that shows the lease recovered.
         time.sleep(max(0.0, (round_.healed_at - now()) / 1e9 + self.timings.renew_deadline))
         self.recover(round_.lease)
-        time.sleep(SETTLE_SECONDS)
+        time.sleep(self.timings.settle)
         round_.end_at = now()
         self.fleet.stop_all()
         self.rounds.append(round_)
@@ -158,7 +220,7 @@ class Suite:
         return lambda name: self.cut_off(name, fault)
 
     def restart(self, component):
-        def run(name):
+        def run(name):  # one of RESTARTS
             lease = self.lease(name)
             self.elect(lease)
             fault_at = now()
@@ -228,21 +290,31 @@ class Suite:
 
     def slow_follower(self, name):
         """The standbys reach the API server through toxiproxy, whose answers
-        come 4 s late (inside the request timeout), while the leader renews
+        come 2 s late at client-go's timings, while the leader renews
         directly; then the leader is paused past its lease. A standby must
-        time each version from when its late answer arrived."""
+        time each version from when its late answer arrived, and still take
+        over while the leader sleeps. A takeover on a new connection waits
+        for two late answers (the TLS handshake's and the write's), so the
+        latency stays below half the request timeout, and the pause lasts
+        that much longer than other faults."""
         lease = self.lease(name)
         proxied = {'kubeconfig': self.proxied_kubeconfig}
         leader, _ = self.elect(lease, standbys=((OURS_RUST, proxied), (OURS_RUST, proxied)))
-        latency = 0.8 * self.timings.request_timeout
+        latency = 0.4 * self.timings.request_timeout
         self.toxiproxy.add('latency', 'downstream', latency=self.timings.ms(latency), jitter=0)
-        time.sleep(SETTLE_SECONDS + latency)
+        time.sleep(self.timings.settle + latency)
         paused = leader.pause()
-        time.sleep(self.timings.fault)
+        time.sleep(self.timings.fault + 3 * latency)
         resumed = leader.resume()
         leader.wait_event('lost', 5, since=resumed.at)
         self.toxiproxy.clear()
-        self.finish(Round(name, lease, paused.at, resumed.at))
+        round_ = Round(name, lease, paused.at, resumed.at)
+        taken = self.fleet.wait_for(lambda e: e.lease == lease and e.kind == 'acquired' and e.at > paused.at, 0)
+        if taken is None or taken.at > resumed.at:
+            round_.failures.append('no standby took over while the leader was paused')
+        else:
+            round_.notes.append(f'taken over {report.seconds(taken.at - paused.at)} after the pause')
+        self.finish(round_)
 
     def metadata_writer(self, name):
         """The leader is killed while another writer bumps an annotation on
@@ -278,7 +350,7 @@ class Suite:
         twin = self.start(OURS_RUST, lease, identity=leader.name)
         if not twin.wait_event('started', 30):
             raise RuntimeError(f'{twin.name} did not start (log: {twin.log})')
-        time.sleep(SETTLE_SECONDS)
+        time.sleep(self.timings.settle)
         paused = leader.pause()
         time.sleep(self.timings.fault)
         resumed = leader.resume()
@@ -319,6 +391,82 @@ class Suite:
             round_.notes.append(f'next term {term}, {report.seconds(taken.at - fault_at)} after the re-create')
         self.finish(round_)
 
+    def stale_lease(self):
+        """A lease whose holder died with an hour's claim, written once: it
+        ages while other rounds run. Returns its name and when it was written."""
+        lease = self.lease(STALE_WATCH)
+        status = self.cluster.create_lease(lease, {
+            'holderIdentity': 'long-gone', 'leaseDurationSeconds': LONG_GONE_SECONDS, 'leaseTransitions': 1,
+            'renewTime': time.strftime('%Y-%m-%dT%H:%M:%S.000000Z', time.gmtime()),
+        })
+        if status != 201:
+            raise RuntimeError(f'could not create {lease}: {status}')
+        return lease, time.monotonic()
+
+    def outdate(self, lease, written):
+        """Waits until the API server refuses a watch from the lease's version
+        (410 Gone): past the watch cache's window, and then with enough writes
+        to another lease to push that version out of the cache. Returns the
+        writes it took."""
+        version = self.cluster.get_lease(lease)['metadata']['resourceVersion']
+        if self.filler is None:
+            self.filler = self.lease('filler')
+            self.cluster.create_lease(self.filler, {})
+        writes, deadline = 0, time.monotonic() + WATCH_CACHE_WINDOW_SECONDS + 240
+        while not self.cluster.watch_refused(lease, version):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'the API server still serves watches of {lease} from {version}')
+            if time.monotonic() < written + WATCH_CACHE_WINDOW_SECONDS + 1:
+                time.sleep(1)  # younger than the window: writes would only grow the cache
+                continue
+            for _ in range(100):
+                writes += self.cluster.annotate_lease(self.filler, 'chaos.elector.dev/bump', str(writes)) == 200
+        return writes
+
+    def stale_watch(self, name):
+        """Candidates watch a lease whose own version the API server's watch
+        cache no longer holds (its holder died with a long claim, and nobody
+        writes it): the harness checks that a watch from it is refused with
+        410 Gone. Their connections are cut. An elector that reopened from
+        the lease's version would loop on 410 (GET, WATCH, 410) as fast as
+        round trips allow; ours reopen from the last version their watch
+        delivered (bookmarks keep it recent) or from the current state, and
+        back off after errors. Each makes at most one request per retry
+        period over the round."""
+        (lease, written), self.stale = self.stale or self.stale_lease(), None
+        writes = self.outdate(lease, written)
+        debug = {'kubeconfig': self.proxied_kubeconfig, 'env': {'RUST_LOG': 'elector_core=debug'}}
+        candidates = [self.start(OURS_RUST, lease, **debug) for _ in range(3)]
+        # Cut as soon as every watch is open, well within a retry period of
+        # the first read: each reopens from the version its watch delivered,
+        # not from a fresh read (which would start it from the current state).
+        deadline = time.monotonic() + 30
+        while not all('watching the lease' in c.log.read_text() for c in candidates):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'the candidates did not open their watches (logs in {self.fleet.log_dir})')
+            time.sleep(0.01)
+        cut = now()
+        self.toxiproxy.cut()
+        round_ = Round(name, lease, cut, now(), leader_expected=False)
+        time.sleep(10 * self.timings.retry)
+        round_.end_at = now()
+        self.fleet.stop_all()
+        counts = []
+        for candidate in candidates:
+            requests = candidate.wait_event('requests', 5)
+            if requests is None:
+                round_.failures.append(f'{candidate.name} printed no request count (log: {candidate.log})')
+                continue
+            total = int(dict(item.split('=') for item in requests.detail.split())['total'])
+            allowed = (requests.at - candidate.spawned_at) / 1e9 / self.timings.retry
+            counts.append(total)
+            if total > allowed:
+                round_.failures.append(f'{candidate.name} made {total} requests, over {allowed:.0f}')
+        round_.notes.append(f'requests per candidate {counts} in {report.seconds(round_.end_at - cut)} '
+                            f'after the cut; {writes} writes to age the lease')
+        self.rounds.append(round_)
+        self.stale = self.stale_lease()  # the next round's
+
     def scenarios(self):
         runs = {f'partition: {fault}': self.partition(fault) for fault in self.faults}
         runs.update({
@@ -328,11 +476,12 @@ class Suite:
             'leader killed (SIGKILL)': self.leader_killed,
             'leader paused past its lease (SIGSTOP)': self.leader_paused,
             f'standby clock x{FAST_CLOCK_RATE}, leader cut off': self.fast_clock,
-            'mixed fleet: leader killed or stopped': self.mixed_fleet,
+            MIXED_FLEET: self.mixed_fleet,
             'slow answers to the standbys, leader paused': self.slow_follower,
             'annotation writer on a dead leader\'s lease': self.metadata_writer,
             'two processes with one identity': self.identity_collision,
             'lease re-created at term 0 by another writer': self.recreated_at_zero,
+            STALE_WATCH: self.stale_watch,
         })
         return runs
 
@@ -356,7 +505,7 @@ def check(fleet, rounds):
         for overlap in overlaps(found):
             involved = {kinds[overlap.first.holder[0]], kinds[overlap.second.holder[0]]}
             (finding.overlaps_ours if involved & set(OURS) else finding.overlaps_peers).append(overlap)
-        gaps = leaderless(found, round_.fault_at, round_.end_at)
+        gaps = leaderless(found, round_.fault_at, round_.end_at) if round_.leader_expected else []
         if gaps and gaps[-1][1] == round_.end_at:
             finding.unrecovered += 1
         else:
@@ -375,6 +524,24 @@ def duration(text):
     return float(text)
 
 
+def run_lane(suite, scenarios, schedule, gate, label, rounds, errors):
+    """Runs the scheduled rounds on one suite; restarts run alone."""
+    for name in schedule:
+        number = len(rounds[name]) + len(errors[name]) + 1
+        print(f'== {label}{name}, round {number}', flush=True)
+        started = time.monotonic()
+        try:
+            with gate.alone() if name in RESTARTS else gate.shared():
+                scenarios[name](name)
+        except Exception as err:  # a round that could not run fails; the others go on
+            errors[name].append(f'round {number} could not run: {err}')
+            suite.say(f'{label}{errors[name][-1]}')
+            suite.fleet.stop_all()
+            continue
+        rounds[name].append((suite.fleet, suite.rounds[-1]))
+        suite.say(f'{label}{name}: {time.monotonic() - started:.0f} s; {"; ".join(suite.rounds[-1].notes)}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--rounds', type=int, default=5, help='rounds of each scenario (default 5)')
@@ -382,48 +549,70 @@ def main():
                         help='instead of --rounds: every scenario in turn, at compressed timings '
                              f'({SOAK_TIMINGS.lease:g} s / {SOAK_TIMINGS.renew_deadline:g} s / '
                              f'{SOAK_TIMINGS.retry:g} s), until DURATION (90s, 30m, 2h) has passed')
+    parser.add_argument('--lanes', type=int, default=3,
+                        help='with --soak: this many rounds side by side, each on leases and a proxy of its '
+                             'own; the restarts run alone, in the first lane (default 3)')
     parser.add_argument('--only', help='run the scenarios whose name contains this')
     parser.add_argument('--out', default='tests/results/chaos.md')
     args = parser.parse_args()
+    lanes = args.lanes if args.soak else 1
+    if lanes < 1:
+        parser.error('--lanes: at least 1')
 
-    fleet = Fleet.from_environment('chaos')
-    toxiproxy = Toxiproxy(fleet.peers_dir / 'toxiproxy-server', fleet.cluster.port, fleet.log_dir / 'toxiproxy.log')
-    suite = Suite(fleet.cluster, fleet, toxiproxy, SOAK_TIMINGS if args.soak else DEFAULT_TIMINGS)
-    scenarios = {name: run for name, run in suite.scenarios().items() if not args.only or args.only in name}
+    first = Fleet.from_environment('chaos')
+    fleets = [first] + [Fleet(first.cluster, first.log_dir / f'lane-{lane}', first.participant_bin, first.peers_dir)
+                        for lane in range(1, lanes)]
+    suites = []
+    for lane, fleet in enumerate(fleets):
+        toxiproxy = Toxiproxy(fleet.peers_dir / 'toxiproxy-server', fleet.cluster.port, fleet.log_dir / 'toxiproxy.log')
+        suites.append(Suite(fleet.cluster, fleet, toxiproxy, SOAK_TIMINGS if args.soak else DEFAULT_TIMINGS, lane))
+    scenarios = [{name: run for name, run in suite.scenarios().items() if not args.only or args.only in name}
+                 for suite in suites]
+    names = list(scenarios[0])
     if args.soak:
         # The other kinds run their own timings; a mixed lease is no soak of ours.
-        scenarios.pop('mixed fleet: leader killed or stopped', None)
-        print(f'chaos: soak for {args.soak:g} s, every scenario in turn; participant logs in {fleet.log_dir}',
-              flush=True)
+        names = [name for name in names if name != MIXED_FLEET]
+        print(f'chaos: soak for {args.soak:g} s in {lanes} lane(s), every scenario in turn; '
+              f'participant logs in {first.log_dir}', flush=True)
         until = time.monotonic() + args.soak
-        schedule = itertools.takewhile(lambda _: time.monotonic() < until, itertools.cycle(scenarios))
-    else:
-        print(f'chaos: {args.rounds} round(s) of each scenario; participant logs in {fleet.log_dir}', flush=True)
-        schedule = (name for name in scenarios for _ in range(args.rounds))
 
-    rounds = {name: [] for name in scenarios}
-    errors = {name: [] for name in scenarios}
+        def schedule(lane):
+            # Each lane starts at another point of the cycle; only the first restarts.
+            mine = [n for n in names if lane == 0 or n not in RESTARTS]
+            offset = lane * len(mine) // lanes
+            return itertools.takewhile(lambda _: time.monotonic() < until,
+                                       itertools.cycle(mine[offset:] + mine[:offset]))
+    else:
+        print(f'chaos: {args.rounds} round(s) of each scenario; participant logs in {first.log_dir}', flush=True)
+
+        def schedule(_lane):
+            return (name for name in names for _ in range(args.rounds))
+
+    rounds = {name: [] for name in names}
+    errors = {name: [] for name in names}
+    gate = Gate()
+    threads = []
     try:
-        for name in schedule:
-            number = len(rounds[name]) + len(errors[name]) + 1
-            print(f'== {name}, round {number}', flush=True)
-            started = time.monotonic()
-            try:
-                scenarios[name](name)
-            except Exception as err:  # a round that could not run fails; the others go on
-                errors[name].append(f'round {number} could not run: {err}')
-                suite.say(errors[name][-1])
-                fleet.stop_all()
-                continue
-            rounds[name].append(suite.rounds[-1])
-            suite.say(f'{time.monotonic() - started:.0f} s; {"; ".join(suite.rounds[-1].notes)}')
+        for lane, suite in enumerate(suites):
+            suite.prepare(names)
+            label = f'[lane {lane}] ' if lanes > 1 else ''
+            threads.append(threading.Thread(
+                target=run_lane, args=(suite, scenarios[lane], schedule(lane), gate, label, rounds, errors)))
+            threads[-1].start()
+        for thread in threads:
+            thread.join()
     finally:
-        fleet.stop_all()
-        toxiproxy.close()
+        for suite in suites:
+            suite.fleet.stop_all()
+            suite.toxiproxy.close()
 
     rows, failed = [], False
-    for name in scenarios:
-        finding = check(fleet, rounds[name])
+    for name in names:
+        finding = Finding([], [], [], 0, [], [])
+        for fleet in fleets:
+            lane_finding = check(fleet, [round_ for owner, round_ in rounds[name] if owner is fleet])
+            for attribute in vars(finding):
+                setattr(finding, attribute, getattr(finding, attribute) + getattr(lane_finding, attribute))
         finding.failures += errors[name]
         if not rounds[name] and not errors[name]:
             continue  # the soak ended before its turn
@@ -446,6 +635,8 @@ def main():
             report.seconds(max(finding.gaps)) if finding.gaps else 'none',
             finding.unrecovered, wake,
         ])
+    total = sum(len(r) for r in rounds.values())
+    rows.append(['all', total, sum(r[2] for r in rows), sum(r[3] for r in rows), '', sum(r[5] for r in rows), ''])
 
     text = report.table(
         ['scenario', 'rounds', 'overlaps involving ours', 'overlaps among peers only',
@@ -453,9 +644,9 @@ def main():
         rows,
     )
     print('\n' + text)
-    timings = suite.timings
-    how = (f'Soak of {args.soak:g} s at {timings.lease:g} s / {timings.renew_deadline:g} s / {timings.retry:g} s '
-           f'(`tests/chaos --soak {args.soak:g}s`)' if args.soak
+    timings = suites[0].timings
+    how = (f'Soak of {args.soak:g} s in {lanes} lanes at {timings.lease:g} s / {timings.renew_deadline:g} s / '
+           f'{timings.retry:g} s (`tests/chaos --soak {args.soak:g}s --lanes {lanes}`)' if args.soak
            else f'Chaos suite, {args.rounds} round(s) per scenario (`tests/chaos --rounds {args.rounds}`)')
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(f'{how}:\n\n{text}\n')

@@ -50,13 +50,13 @@ class Cluster:
         self.url = f'https://127.0.0.1:{self.port}'
         self._tls = ssl.create_default_context(cafile=str(self.dir / 'pki' / 'ca.crt'))
 
-    def request(self, method, path, body=None, timeout=10):
+    def request(self, method, path, body=None, timeout=10, content_type='application/json'):
         """One request as the administrator; returns (status, parsed JSON or text)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header('Authorization', 'Bearer ' + self.env['ADMIN_TOKEN'])
         if data is not None:
-            req.add_header('Content-Type', 'application/json')
+            req.add_header('Content-Type', content_type)
         try:
             with urllib.request.urlopen(req, context=self._tls, timeout=timeout) as response:
                 status, text = response.status, response.read().decode()
@@ -109,6 +109,24 @@ class Cluster:
         """PUT as another writer would; returns the status (409: lost a race)."""
         status, _ = self.request('PUT', self.lease_path(lease['metadata']['name']), lease)
         return status
+
+    def annotate_lease(self, name, key, value):
+        """A metadata-only write (merge patch, no conflicts); returns the status."""
+        patch = {'metadata': {'annotations': {key: value}}}
+        status, _ = self.request('PATCH', self.lease_path(name), patch,
+                                 content_type='application/merge-patch+json')
+        return status
+
+    def watch_refused(self, name, version):
+        """Whether a watch of the lease from `version` is refused with 410
+        Gone: the API server's watch cache no longer reaches back to it."""
+        collection = self.lease_path(name).rsplit('/', 1)[0]
+        path = (f'{collection}?watch=1&resourceVersion={version}'
+                f'&fieldSelector=metadata.name%3D{name}&timeoutSeconds=1')
+        status, body = self.request('GET', path)
+        # Refused either outright or as the watch's one ERROR event.
+        text = body if isinstance(body, str) else json.dumps(body, separators=(',', ':'))
+        return status == 410 or '"code":410' in text
 
     def apiserver_pid(self):
         return int((self.dir / 'apiserver.pid').read_text())

@@ -59,6 +59,12 @@ class Toxiproxy:
             self._call('DELETE', f'/proxies/apiserver/toxics/{name}')
         self.toxics = []
 
+    def cut(self):
+        """Closes every connection through the proxy, as a restarted load
+        balancer would; new ones are let through again at once."""
+        self._call('POST', '/proxies/apiserver', {'enabled': False})
+        self._call('POST', '/proxies/apiserver', {'enabled': True})
+
     def close(self):
         self.server.terminate()
         self.server.wait(10)

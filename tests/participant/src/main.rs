@@ -7,8 +7,9 @@
 //! <CLOCK_MONOTONIC ns> <elector index> <event> [detail]
 //! ```
 //!
-//! with the events `started`, `acquired`, `lost` and `stopped`. SIGTERM stops
-//! every elector (releasing held leases) and exits once all have stopped.
+//! with the events `started`, `acquired`, `lost`, `identity_conflict` and
+//! `stopped`. SIGTERM stops every elector (releasing held leases), prints
+//! each one's API requests (`requests total=N ...`) and exits.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -173,5 +174,18 @@ async fn main() -> Result<()> {
         _ = terminate.recv() => {}
     }
     tokio::join!(join_all(electors.iter().map(Elector::stop)), printing);
+    // What each elector asked of the API server over its life: the chaos
+    // suite's 410 storm bounds it.
+    for (index, elector) in electors.iter().enumerate() {
+        let stats = elector.stats();
+        let detail = format!(
+            "total={} gets={} watches={} watch_restarts={}",
+            stats.requests(),
+            stats.gets,
+            stats.watches,
+            stats.watch_restarts
+        );
+        print(monotonic_ns(), index, "requests", &detail);
+    }
     Ok(())
 }
