@@ -5,7 +5,7 @@ use std::thread::ThreadId;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -13,7 +13,7 @@ use crate::client::{LeaseApi, client_for};
 use crate::clock::Moment;
 use crate::config::Config;
 use crate::engine::{Engine, Shared};
-use crate::events::{Event, EventStream};
+use crate::events::{self, Event, EventReceiver, EventSender, EventStream};
 use crate::runtime::{block_on, spawn};
 use crate::stats::Stats;
 
@@ -53,8 +53,8 @@ struct Inner {
 #[derive(Debug)]
 enum Lifecycle {
     Created {
-        sender: mpsc::UnboundedSender<Event>,
-        receiver: Option<mpsc::UnboundedReceiver<Event>>,
+        sender: EventSender,
+        receiver: Option<EventReceiver>,
     },
     Running {
         cancel: CancellationToken,
@@ -87,11 +87,12 @@ pub struct HealthError {
 impl Elector {
     /// A stopped elector for `config`; nothing runs until [`start`](Self::start).
     pub fn new(config: Config) -> Elector {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let shared = Arc::<Shared>::default();
+        let (sender, receiver) = events::channel(shared.counters.queued_events.clone());
         Elector {
             inner: Arc::new(Inner {
                 config: Arc::new(config),
-                shared: Arc::default(),
+                shared,
                 lifecycle: Mutex::new(Lifecycle::Created {
                     sender,
                     receiver: Some(receiver),
@@ -292,7 +293,7 @@ impl Inner {
             let finished = match &*lifecycle {
                 Lifecycle::Created { sender, .. } => {
                     // Never started: the stream still ends with Stopped.
-                    let _ = sender.send(Event::Stopped);
+                    sender.send(Event::Stopped);
                     None
                 }
                 Lifecycle::Running { cancel, finished } => {
@@ -326,7 +327,7 @@ impl Inner {
     }
 }
 
-fn take_receiver(lifecycle: &mut Lifecycle) -> Result<mpsc::UnboundedReceiver<Event>, Error> {
+fn take_receiver(lifecycle: &mut Lifecycle) -> Result<EventReceiver, Error> {
     match lifecycle {
         Lifecycle::Created { receiver, .. } => receiver.take().ok_or(Error::EventsTaken),
         _ => Err(Error::EventsTaken),

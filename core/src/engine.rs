@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::WatchEvent;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -19,7 +18,7 @@ use tracing::{debug, info, warn};
 use crate::clock::Moment;
 use crate::config::Config;
 use crate::decide::{Knowledge, LeaderClock, Step, Timing, candidate_step};
-use crate::events::{ErrorKind, Event, LostReason};
+use crate::events::{ErrorKind, Event, EventSender, LostReason};
 use crate::record::{self, OwnWrites, Record};
 use crate::stats::{Counters, bump};
 use crate::store::{ApiError, LeaseEvents, LeaseStore};
@@ -49,7 +48,7 @@ pub(crate) struct Engine<S> {
     config: Arc<Config>,
     api: S,
     shared: Arc<Shared>,
-    events: mpsc::UnboundedSender<Event>,
+    events: EventSender,
     cancel: CancellationToken,
     knowledge: Knowledge,
     /// What this process wrote: tells its records from those of another
@@ -91,7 +90,7 @@ impl<S: LeaseStore> Engine<S> {
         config: Arc<Config>,
         api: S,
         shared: Arc<Shared>,
-        events: mpsc::UnboundedSender<Event>,
+        events: EventSender,
         cancel: CancellationToken,
     ) -> Engine<S> {
         Engine {
@@ -133,8 +132,7 @@ impl<S: LeaseStore> Engine<S> {
     }
 
     fn emit(&self, event: Event) {
-        // No receiver (nobody subscribed) is fine: events are optional.
-        let _ = self.events.send(event);
+        self.events.send(event);
     }
 
     /// Follows the lease until this elector holds it; returns the lease and

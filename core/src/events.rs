@@ -2,6 +2,8 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use jiff::Timestamp;
@@ -118,11 +120,80 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The queue between the engine and the host: unbounded, so the engine never
+/// waits on a host, and counted, so that a host that takes the events and
+/// never reads them shows up in [`Stats::queued_events`](crate::Stats).
+pub(crate) fn channel(queued: Arc<AtomicU64>) -> (EventSender, EventReceiver) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    (
+        EventSender {
+            sender,
+            queued: queued.clone(),
+        },
+        EventReceiver { receiver, queued },
+    )
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct EventSender {
+    sender: mpsc::UnboundedSender<Event>,
+    queued: Arc<AtomicU64>,
+}
+
+impl EventSender {
+    /// Queues the event; without a receiver (nobody subscribed) it is dropped.
+    pub fn send(&self, event: Event) {
+        // Counted before it can be taken, so the count never goes below zero.
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.sender.send(event).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct EventReceiver {
+    receiver: mpsc::UnboundedReceiver<Event>,
+    queued: Arc<AtomicU64>,
+}
+
+impl EventReceiver {
+    fn taken(&self, event: Option<Event>) -> Option<Event> {
+        if event.is_some() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        event
+    }
+
+    pub async fn recv(&mut self) -> Option<Event> {
+        let event = self.receiver.recv().await;
+        self.taken(event)
+    }
+
+    pub fn blocking_recv(&mut self) -> Option<Event> {
+        let event = self.receiver.blocking_recv();
+        self.taken(event)
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.receiver.poll_recv(cx).map(|event| self.taken(event))
+    }
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        // Closed first, so no send lands after the count of what is left.
+        self.receiver.close();
+        let left = self.receiver.len() as u64;
+        self.queued.fetch_sub(left, Ordering::Relaxed);
+    }
+}
+
 /// The events of one elector, for Rust callers: a `Stream`, or `recv` in a
 /// loop. Ends after [`Event::Stopped`].
 #[derive(Debug)]
 pub struct EventStream {
-    pub(crate) receiver: mpsc::UnboundedReceiver<Event>,
+    pub(crate) receiver: EventReceiver,
 }
 
 impl EventStream {
@@ -140,5 +211,39 @@ impl futures::Stream for EventStream {
     type Item = Event;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
         self.receiver.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, Elector};
+
+    #[test]
+    fn the_queue_counts_what_the_host_has_not_taken() {
+        let queued = Arc::new(AtomicU64::new(0));
+        let count = || queued.load(Ordering::Relaxed);
+        let (sender, mut receiver) = channel(queued.clone());
+        for _ in 0..3 {
+            sender.send(Event::Stopped);
+        }
+        assert_eq!(count(), 3);
+        assert!(receiver.blocking_recv().is_some());
+        assert_eq!(count(), 2);
+        // Dropped unread: what it held is no longer queued, nor what follows.
+        drop(receiver);
+        assert_eq!(count(), 0);
+        sender.send(Event::Stopped);
+        assert_eq!(count(), 0);
+    }
+
+    #[test]
+    fn an_elector_whose_events_are_never_read_shows_them_in_its_stats() {
+        let elector = Elector::new(Config::builder("default", "lease", "a").build().unwrap());
+        let mut events = elector.events().unwrap();
+        elector.stop_blocking(); // never started: the stream gets `Stopped`
+        assert_eq!(elector.stats().queued_events, 1);
+        assert!(matches!(events.blocking_recv(), Some(Event::Stopped)));
+        assert_eq!(elector.stats().queued_events, 0);
     }
 }

@@ -1,6 +1,7 @@
 //! Counters of what an elector did, for metrics and for measuring the load it
 //! puts on the API server.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A snapshot of an elector's counters since it was created.
@@ -20,6 +21,9 @@ pub struct Stats {
     pub failed_renewals: u64,
     /// Watches that ended or broke and were opened again.
     pub watch_restarts: u64,
+    /// Events queued for the host and not yet taken: it grows without bound
+    /// if the host took `events()` and stopped reading.
+    pub queued_events: u64,
 }
 
 impl Stats {
@@ -41,6 +45,8 @@ pub(crate) struct Counters {
     pub renewals: AtomicU64,
     pub failed_renewals: AtomicU64,
     pub watch_restarts: AtomicU64,
+    /// Shared with the event queue, which keeps it (see `events::channel`).
+    pub queued_events: Arc<AtomicU64>,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -61,6 +67,7 @@ impl Counters {
             renewals: get(&self.renewals),
             failed_renewals: get(&self.failed_renewals),
             watch_restarts: get(&self.watch_restarts),
+            queued_events: get(&self.queued_events),
         }
     }
 }

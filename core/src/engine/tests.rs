@@ -8,13 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
 use tokio_util::sync::CancellationToken;
 
 use super::{Engine, Shared};
 use crate::config::{Config, ConfigBuilder};
-use crate::events::{ErrorKind, Event, LostReason};
+use crate::events::{self, ErrorKind, Event, LostReason};
 use crate::record::{OwnWrites, Record};
 use crate::store::memory::{Client, Server};
 
@@ -52,7 +51,7 @@ impl Candidate {
         let client = Client::new(server, config.request_timeout());
         let shared = Arc::new(Shared::default());
         let cancel = CancellationToken::new();
-        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let (sender, mut receiver) = events::channel(shared.counters.queued_events.clone());
         let events = Arc::new(Mutex::new(Vec::new()));
         let engine = Engine::new(
             config.clone(),
