@@ -355,7 +355,7 @@ class Suite:
         time.sleep(self.timings.fault)
         resumed = leader.resume()
         round_ = Round(name, lease, paused.at, resumed.at)
-        taken = twin.wait_event('acquired', 0)
+        taken = twin.wait_event('acquired', self.timings.retry)
         if taken is None or taken.at < paused.at:
             round_.failures.append(f'the twin took over at {taken.at if taken else None}, not once the lease expired')
         else:
@@ -457,11 +457,18 @@ class Suite:
             if requests is None:
                 round_.failures.append(f'{candidate.name} printed no request count (log: {candidate.log})')
                 continue
-            total = int(dict(item.split('=') for item in requests.detail.split())['total'])
+            counted = dict(item.split('=') for item in requests.detail.split())
+            total = int(counted['total'])
+            # The cut must have reached it, or the round tested nothing.
+            if int(counted['watch_restarts']) < 1:
+                round_.failures.append(f'{candidate.name} never reopened its watch (log: {candidate.log})')
             allowed = (requests.at - candidate.spawned_at) / 1e9 / self.timings.retry
             counts.append(total)
             if total > allowed:
                 round_.failures.append(f'{candidate.name} made {total} requests, over {allowed:.0f}')
+        taken = self.fleet.wait_for(lambda e: e.lease == lease and e.kind == 'acquired', 0)
+        if taken is not None:
+            round_.failures.append(f'{taken.holder[0]} took a lease with an hour\'s claim left')
         round_.notes.append(f'requests per candidate {counts} in {report.seconds(round_.end_at - cut)} '
                             f'after the cut; {writes} writes to age the lease')
         self.rounds.append(round_)
@@ -524,22 +531,29 @@ def duration(text):
     return float(text)
 
 
-def run_lane(suite, scenarios, schedule, gate, label, rounds, errors):
-    """Runs the scheduled rounds on one suite; restarts run alone."""
-    for name in schedule:
-        number = len(rounds[name]) + len(errors[name]) + 1
-        print(f'== {label}{name}, round {number}', flush=True)
-        started = time.monotonic()
-        try:
+def run_lane(suite, scenarios, schedule, gate, label, rounds, errors, lane_errors):
+    """Runs the scheduled rounds on one suite; restarts run alone. A lane
+    that breaks down is itself a failure of the run, never a silent end."""
+    try:
+        for name in schedule:
+            number = len(rounds[name]) + len(errors[name]) + 1
+            print(f'== {label}{name}, round {number}', flush=True)
+            started = time.monotonic()
             with gate.alone() if name in RESTARTS else gate.shared():
-                scenarios[name](name)
-        except Exception as err:  # a round that could not run fails; the others go on
-            errors[name].append(f'round {number} could not run: {err}')
-            suite.say(f'{label}{errors[name][-1]}')
-            suite.fleet.stop_all()
-            continue
-        rounds[name].append((suite.fleet, suite.rounds[-1]))
-        suite.say(f'{label}{name}: {time.monotonic() - started:.0f} s; {"; ".join(suite.rounds[-1].notes)}')
+                try:
+                    scenarios[name](name)
+                except Exception as err:  # a round that could not run fails; the others go on
+                    errors[name].append(f'{label}round {number} could not run: {err}')
+                    suite.say(errors[name][-1])
+                    # Cleaned up before a restart may run, and no fault left behind.
+                    suite.fleet.stop_all()
+                    suite.toxiproxy.reset()
+                    continue
+            rounds[name].append((suite.fleet, suite.rounds[-1]))
+            suite.say(f'{label}{name}: {time.monotonic() - started:.0f} s; {"; ".join(suite.rounds[-1].notes)}')
+    except BaseException as err:  # reported, and the run fails
+        lane_errors.append(f'{label}the lane broke down: {err!r}')
+        print(f'  {lane_errors[-1]}', flush=True)
 
 
 def main():
@@ -549,19 +563,22 @@ def main():
                         help='instead of --rounds: every scenario in turn, at compressed timings '
                              f'({SOAK_TIMINGS.lease:g} s / {SOAK_TIMINGS.renew_deadline:g} s / '
                              f'{SOAK_TIMINGS.retry:g} s), until DURATION (90s, 30m, 2h) has passed')
-    parser.add_argument('--lanes', type=int, default=3,
+    parser.add_argument('--lanes', type=int,
                         help='with --soak: this many rounds side by side, each on leases and a proxy of its '
                              'own; the restarts run alone, in the first lane (default 3)')
     parser.add_argument('--only', help='run the scenarios whose name contains this')
     parser.add_argument('--out', default='tests/results/chaos.md')
     args = parser.parse_args()
-    lanes = args.lanes if args.soak else 1
+    if args.lanes is not None and not args.soak:
+        parser.error('--lanes goes with --soak')
+    lanes = (args.lanes or 3) if args.soak else 1
     if lanes < 1:
         parser.error('--lanes: at least 1')
+    stopping = threading.Event()
 
     first = Fleet.from_environment('chaos')
-    fleets = [first] + [Fleet(first.cluster, first.log_dir / f'lane-{lane}', first.participant_bin, first.peers_dir)
-                        for lane in range(1, lanes)]
+    fleets = [first] + [Fleet(first.cluster, first.log_dir / f'lane-{lane}', first.participant_bin, first.peers_dir,
+                              tag=f'l{lane}-') for lane in range(1, lanes)]
     suites = []
     for lane, fleet in enumerate(fleets):
         toxiproxy = Toxiproxy(fleet.peers_dir / 'toxiproxy-server', fleet.cluster.port, fleet.log_dir / 'toxiproxy.log')
@@ -580,28 +597,34 @@ def main():
             # Each lane starts at another point of the cycle; only the first restarts.
             mine = [n for n in names if lane == 0 or n not in RESTARTS]
             offset = lane * len(mine) // lanes
-            return itertools.takewhile(lambda _: time.monotonic() < until,
+            return itertools.takewhile(lambda _: time.monotonic() < until and not stopping.is_set(),
                                        itertools.cycle(mine[offset:] + mine[:offset]))
     else:
         print(f'chaos: {args.rounds} round(s) of each scenario; participant logs in {first.log_dir}', flush=True)
 
         def schedule(_lane):
-            return (name for name in names for _ in range(args.rounds))
+            return (name for name in names for _ in range(args.rounds) if not stopping.is_set())
 
     rounds = {name: [] for name in names}
     errors = {name: [] for name in names}
+    lane_errors = []
     gate = Gate()
     threads = []
     try:
-        for lane, suite in enumerate(suites):
+        for suite in suites:
             suite.prepare(names)
+        for lane, suite in enumerate(suites):
             label = f'[lane {lane}] ' if lanes > 1 else ''
             threads.append(threading.Thread(
-                target=run_lane, args=(suite, scenarios[lane], schedule(lane), gate, label, rounds, errors)))
+                target=run_lane,
+                args=(suite, scenarios[lane], schedule(lane), gate, label, rounds, errors, lane_errors)))
             threads[-1].start()
         for thread in threads:
             thread.join()
     finally:
+        stopping.set()  # on Ctrl-C: the lanes end after their round
+        for thread in threads:
+            thread.join()
         for suite in suites:
             suite.fleet.stop_all()
             suite.toxiproxy.close()
@@ -635,6 +658,9 @@ def main():
             report.seconds(max(finding.gaps)) if finding.gaps else 'none',
             finding.unrecovered, wake,
         ])
+    for error in lane_errors:
+        print(f'  FAILED {error}')
+    failed |= bool(lane_errors)
     total = sum(len(r) for r in rounds.values())
     rows.append(['all', total, sum(r[2] for r in rows), sum(r[3] for r in rows), '', sum(r[5] for r in rows), ''])
 

@@ -45,7 +45,7 @@ def now():
 class Fleet:
     """Every participant of a run, and the events they and the harness record."""
 
-    def __init__(self, cluster, log_dir, participant_bin, peers_dir):
+    def __init__(self, cluster, log_dir, participant_bin, peers_dir, tag=''):
         self.cluster = cluster
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +56,7 @@ class Fleet:
         self.all_participants = []
         self._changed = threading.Condition()
         self._serial = 0
+        self.tag = tag  # in every participant's name: fleets side by side stay apart
 
     @classmethod
     def from_environment(cls, command):
@@ -94,7 +95,7 @@ class Fleet:
         ours in Rust only."""
         with self._changed:
             self._serial += 1
-            name = f'{PREFIX[kind]}-{self._serial}'
+            name = f'{PREFIX[kind]}-{self.tag}{self._serial}'
         if (identity is not None or args) and kind != OURS_RUST:
             raise ValueError(f'{kind} takes no identity or flags')
         participant = Participant(self, kind, name, lease, count, distinct_leases, kubeconfig, env or {},

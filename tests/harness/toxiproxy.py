@@ -59,6 +59,12 @@ class Toxiproxy:
             self._call('DELETE', f'/proxies/apiserver/toxics/{name}')
         self.toxics = []
 
+    def reset(self):
+        """No fault left: every toxic gone and the proxy enabled, whatever a
+        failed round left behind."""
+        self._call('POST', '/reset')
+        self.toxics = []
+
     def cut(self):
         """Closes every connection through the proxy, as a restarted load
         balancer would; new ones are let through again at once."""
