@@ -405,7 +405,9 @@ impl<S: LeaseStore> Engine<S> {
                 Err(ApiError::Conflict) => {
                     // Slow path: someone else wrote the lease. Still ours if
                     // it holds one of our writes (our last write's answer was
-                    // lost, or another field changed): renew over it.
+                    // lost, or another field changed): renew over it. The
+                    // server answered: requests are not failing.
+                    self.recovered();
                     bump(&self.shared.counters.conflicts);
                     self.own.rejected(&renewal);
                     let Some(current) = cancel.run_until_cancelled(self.api.get(limit)).await

@@ -114,6 +114,10 @@ impl Candidate {
         self.shared.status.lock().unwrap().leader.clone()
     }
 
+    fn failing_since(&self) -> Option<Instant> {
+        self.shared.status.lock().unwrap().failing_since
+    }
+
     /// Waits (in virtual time, up to `limit`) for the next event that
     /// matches, after those found before; returns it and when it came.
     async fn next(&self, limit: Duration, what: impl Fn(&Event) -> bool) -> (Instant, Event) {
@@ -171,9 +175,14 @@ fn assert_no_overlap(candidates: &[&Candidate]) {
 
 /// A lease another process holds for an hour.
 fn held_by(holder: &str, renew_time: &str, transitions: i32) -> Lease {
+    held_for(holder, renew_time, transitions, 3600)
+}
+
+/// A lease another process holds for `seconds`.
+fn held_for(holder: &str, renew_time: &str, transitions: i32, seconds: i32) -> Lease {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": "lease", "namespace": "default"},
-        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 3600,
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": seconds,
             "leaseTransitions": transitions, "renewTime": renew_time},
     }))
     .unwrap()
@@ -181,6 +190,33 @@ fn held_by(holder: &str, renew_time: &str, transitions: i32) -> Lease {
 
 fn record(server: &Server) -> Record {
     Record::of(&server.lease().expect("the lease exists"))
+}
+
+// --- Finding 1: an observation is timed from its answer ---
+
+#[tokio::test(start_paused = true)]
+async fn a_renewal_that_committed_while_the_get_was_queued_expires_from_the_answer() {
+    let server = Server::new();
+    server.put(held_for("a", "2026-01-01T00:00:00.000000Z", 0, 15));
+    let b = Candidate::start(&server, config("b"));
+    // b's first GET waits in a queue (within the request timeout), and a
+    // renews meanwhile, for the last time: the answer b gets carries that
+    // renewal, so its expiry counts from when the answer came, not from
+    // when the GET was sent.
+    let queued = secs(4);
+    b.client.set_read_queue_delay(queued);
+    sleep(queued - secs(1)).await;
+    let renewed_at = Instant::now();
+    server.put(held_for("a", "2026-01-01T00:00:03.000000Z", 0, 15));
+    let (acquired_at, _) = b
+        .next(LEASE * 3, |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    assert!(
+        acquired_at >= renewed_at + LEASE,
+        "taken {:?} after the last renewal",
+        acquired_at - renewed_at
+    );
+    b.stop().await;
 }
 
 // --- Finding 2: two processes with one identity ---
@@ -270,6 +306,27 @@ async fn namesakes_racing_for_a_free_lease_with_a_future_renew_time_never_both_l
     assert_no_overlap(&[&first, &second]);
     first.stop().await;
     second.stop().await;
+}
+
+// --- Finding 4: the term only grows ---
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_created_after_a_deletion_continues_above_the_highest_term() {
+    let server = Server::new();
+    server.put(held_for("other", "2026-01-01T00:00:00.000000Z", 7, 15));
+    let b = Candidate::start(&server, config("b"));
+    b.next(secs(1), |e| matches!(e, Event::LeaderChanged { .. }))
+        .await;
+    server.delete();
+    let (_, acquired) = b
+        .next(LEASE * 2, |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    assert!(
+        matches!(acquired, Event::Acquired { term: 8, .. }),
+        "{acquired:?}"
+    );
+    assert_eq!(record(&server).transitions, 8);
+    b.stop().await;
 }
 
 // --- Finding 5: no GET, WATCH, 410 loop on a lease nobody writes ---
@@ -377,6 +434,27 @@ async fn after_a_lost_deadline_the_handle_names_no_leader() {
     })
     .await;
     assert_eq!(a.leader(), None);
+    a.stop().await;
+}
+
+// --- Finding 10: a conflict is an answer, so requests are not failing ---
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_taken_over_after_failed_renewals_is_not_left_failing() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a")).await;
+    // A renewal's answer is lost (it committed): a is failing.
+    a.client.set_write_latency(secs(3600));
+    a.next(RETRY * 4, |e| matches!(e, Event::Error { .. }))
+        .await;
+    assert!(a.failing_since().is_some());
+    // Then someone takes the lease: a's next renewal meets a 409, which the
+    // server answered, and a follows calmly from then on.
+    a.client.set_write_latency(Duration::ZERO);
+    server.put(held_by("intruder", "2030-01-01T00:00:00.000000Z", 5));
+    a.next(RETRY * 2, |e| matches!(e, Event::Lost { .. })).await;
+    sleep(LEASE).await;
+    assert_eq!(a.failing_since(), None, "{:?}", a.events());
     a.stop().await;
 }
 

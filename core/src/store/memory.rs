@@ -192,8 +192,9 @@ impl Requests {
 }
 
 /// One process's connection to the server. A request reaches the server
-/// at once; its answer arrives a latency later, or never within the
-/// timeout: a write can commit although its answer is lost.
+/// after the queue delay (at once by default); its answer arrives a latency
+/// later, or never within the timeout: a write can commit although its
+/// answer is lost.
 #[derive(Clone)]
 pub struct Client {
     server: Server,
@@ -204,6 +205,9 @@ pub struct Client {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Latency {
+    /// Before the server reads for a GET: it answers its state at the end
+    /// of this delay, not when the request was sent.
+    read_queue: Duration,
     reads: Duration,
     writes: Duration,
 }
@@ -220,10 +224,15 @@ impl Client {
 
     /// The latency of every answer from now on.
     pub fn set_latency(&self, latency: Duration) {
-        *self.latency.lock().unwrap() = Latency {
-            reads: latency,
-            writes: latency,
-        };
+        let mut current = self.latency.lock().unwrap();
+        current.reads = latency;
+        current.writes = latency;
+    }
+
+    /// How long every GET waits in a queue before the server reads the
+    /// lease, from now on.
+    pub fn set_read_queue_delay(&self, delay: Duration) {
+        self.latency.lock().unwrap().read_queue = delay;
     }
 
     /// The latency of the answers to creates and replaces only.
@@ -231,51 +240,71 @@ impl Client {
         self.latency.lock().unwrap().writes = latency;
     }
 
-    /// Answers `answer` after the latency, unless the request times out
-    /// first, as `LeaseApi` bounds its requests.
-    async fn answer<T>(
+    /// Serves the request once it reaches the server (after `queue`), and
+    /// answers after `latency`, unless the request times out first, as
+    /// `LeaseApi` bounds its requests.
+    async fn request<T>(
         &self,
         limit: Option<Instant>,
-        write: bool,
-        answer: T,
+        (queue, latency): (Duration, Duration),
+        serve: impl FnOnce() -> T,
     ) -> Result<T, ApiError> {
         let mut timeout = self.request_timeout;
         if let Some(limit) = limit {
             timeout = timeout.min(limit.saturating_duration_since(Instant::now()));
         }
-        let latency = *self.latency.lock().unwrap();
-        let latency = if write { latency.writes } else { latency.reads };
-        if latency >= timeout {
+        if queue >= timeout {
             sleep(timeout).await;
+            return Err(ApiError::timeout(timeout));
+        }
+        sleep(queue).await;
+        let answer = serve();
+        if queue + latency >= timeout {
+            sleep(timeout - queue).await;
             return Err(ApiError::timeout(timeout));
         }
         sleep(latency).await;
         Ok(answer)
+    }
+
+    fn read_delays(&self) -> (Duration, Duration) {
+        let latency = self.latency.lock().unwrap();
+        (latency.read_queue, latency.reads)
+    }
+
+    fn write_delays(&self) -> (Duration, Duration) {
+        (Duration::ZERO, self.latency.lock().unwrap().writes)
+    }
+
+    fn watch_delays(&self) -> (Duration, Duration) {
+        (Duration::ZERO, self.latency.lock().unwrap().reads)
     }
 }
 
 impl LeaseStore for Client {
     async fn get(&self, limit: Option<Instant>) -> Result<Option<Lease>, ApiError> {
         self.requests.gets.fetch_add(1, Ordering::Relaxed);
-        let lease = self.server.lease();
-        self.answer(limit, false, lease).await
+        self.request(limit, self.read_delays(), || self.server.lease())
+            .await
     }
 
     async fn create(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
         self.requests.creates.fetch_add(1, Ordering::Relaxed);
-        let result = self.server.create(lease);
-        self.answer(limit, true, result).await?
+        self.request(limit, self.write_delays(), || self.server.create(lease))
+            .await?
     }
 
     async fn replace(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
         self.requests.replaces.fetch_add(1, Ordering::Relaxed);
-        let result = self.server.replace(lease);
-        self.answer(limit, true, result).await?
+        self.request(limit, self.write_delays(), || self.server.replace(lease))
+            .await?
     }
 
     async fn watch(&self, resource_version: Option<&str>) -> Result<LeaseEvents, ApiError> {
         self.requests.watches.fetch_add(1, Ordering::Relaxed);
-        let events = self.server.watch(resource_version);
-        self.answer(None, false, events).await
+        self.request(None, self.watch_delays(), || {
+            self.server.watch(resource_version)
+        })
+        .await
     }
 }
