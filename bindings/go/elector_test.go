@@ -50,8 +50,7 @@ func start(t *testing.T, cfg elector.Config) (*elector.Elector, <-chan elector.E
 	return e, events
 }
 
-// waitFor reads events until one of kind arrives, checking that acquired
-// and lost alternate.
+// waitFor reads events until one of kind arrives, skipping the others.
 func waitFor(t *testing.T, events <-chan elector.Event, kind elector.EventKind, within time.Duration) elector.Event {
 	t.Helper()
 	timeout := time.After(within)

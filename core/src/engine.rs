@@ -438,6 +438,7 @@ impl<S: LeaseStore> Engine<S> {
                     self.on_renewed(&lease, &clock);
                 }
                 Err(ApiError::NotFound) => {
+                    self.recovered();
                     let leader_changed = self.forget();
                     self.knowledge.deleted_under_the_leader(Instant::now());
                     self.lose(&lease, LostReason::Deleted);
@@ -498,8 +499,9 @@ impl<S: LeaseStore> Engine<S> {
             let mut status = self.status();
             status.leading_until = Some(clock.deadline());
             status.renewed_at = Some(clock.renewed_at);
-            status.lease = Some(lease.clone());
         }
+        // The handle is current before the host hears of the renewal.
+        let leader_changed = self.note(lease.clone(), clock.renewed_at.monotonic);
         let renew_time = lease
             .spec
             .as_ref()
@@ -509,7 +511,7 @@ impl<S: LeaseStore> Engine<S> {
             lease: lease.clone(),
             renew_time,
         });
-        self.observe(lease.clone(), clock.renewed_at.monotonic);
+        self.emit_some(leader_changed);
     }
 
     fn renewal_failed(&mut self, err: ApiError) {

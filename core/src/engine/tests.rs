@@ -199,10 +199,10 @@ async fn a_renewal_that_committed_while_the_get_was_queued_expires_from_the_answ
     let server = Server::new();
     server.put(held_for("a", "2026-01-01T00:00:00.000000Z", 0, 15));
     let b = Candidate::start(&server, config("b"));
-    // b's first GET waits in a queue (within the request timeout), and a
-    // renews meanwhile, for the last time: the answer b gets carries that
-    // renewal, so its expiry counts from when the answer came, not from
-    // when the GET was sent.
+    // b's GETs wait in a queue (within the request timeout). a renews while
+    // the first one waits, for the last time: the answer b gets carries
+    // that renewal, so its expiry counts from when the answer came, not
+    // from when the GET was sent.
     let queued = secs(4);
     b.client.set_read_queue_delay(queued);
     sleep(queued - secs(1)).await;
@@ -452,7 +452,16 @@ async fn a_leader_taken_over_after_failed_renewals_is_not_left_failing() {
     // server answered, and a follows calmly from then on.
     a.client.set_write_latency(Duration::ZERO);
     server.put(held_by("intruder", "2030-01-01T00:00:00.000000Z", 5));
-    a.next(RETRY * 2, |e| matches!(e, Event::Lost { .. })).await;
+    a.next(RETRY * 2, |e| {
+        matches!(
+            e,
+            Event::Lost {
+                reason: LostReason::TakenOver { .. },
+                ..
+            }
+        )
+    })
+    .await;
     sleep(LEASE).await;
     assert_eq!(a.failing_since(), None, "{:?}", a.events());
     a.stop().await;
