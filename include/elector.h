@@ -80,7 +80,7 @@ enum elector_result
   ELECTOR_ERR_INVALID_IDENTITY = 102,
   /*
    The timings break lease_duration > renew_deadline > 1.2 x retry_period, retry_period ≥ 10 ms,
-   the lease duration is not whole seconds, or release_timeout is zero.
+   the lease duration is not whole seconds, or release_timeout or stop_timeout is zero.
    */
   ELECTOR_ERR_INVALID_TIMING = 103,
   /*
@@ -315,11 +315,20 @@ typedef struct elector_config elector_config;
 typedef struct elector_event elector_event;
 
 /*
+ The acknowledgement of one ELECTOR_EVENT_LOST, taken out of the callback
+ with elector_event_defer_ack. Give it with elector_lost_ack_done.
+ */
+typedef struct elector_lost_ack elector_lost_ack;
+
+/*
  Receives every event of one elector, in order, one at a time, on a
  dedicated thread of the library (never the thread that called
  elector_start, never concurrently). `event` and its strings are valid only
  on that thread until the callback returns: copy what you keep. Return
- promptly: later events wait. The callback must return normally (no C++
+ promptly: later events wait. The return from a LOST callback is the
+ acknowledgement that leader work has stopped: only then does the elector
+ release the lease (on stop) or campaign again, so stop leader work before
+ returning, or take the acknowledgement with elector_event_defer_ack. The callback must return normally (no C++
  exception or longjmp out of it). Ignore event kinds you do not know: new
  ones may be added. The callback may call any function on its own elector,
  elector_stop and elector_free included (see there), but must not wait for
@@ -410,6 +419,16 @@ elector_result elector_config_set_release_on_stop(struct elector_config *config,
  */
 elector_result elector_config_set_release_timeout_ms(struct elector_config *config,
                                                      uint64_t milliseconds);
+
+/*
+ Sets how long a stopping leader waits for its LOST to be acknowledged
+ (the callback's return, or elector_lost_ack_done) before it gives up
+ (default 10000 ms). It renews the lease meanwhile and releases it only
+ after the acknowledgement; at the timeout it stops renewing and leaves the
+ lease to expire, as after a crash. Must be greater than zero.
+ */
+elector_result elector_config_set_stop_timeout_ms(struct elector_config *config,
+                                                  uint64_t milliseconds);
 
 /*
  Accepts any server certificate on a URL connection, as a kubeconfig's
@@ -505,6 +524,23 @@ const char *elector_event_get_lease_json(const struct elector_event *event);
 int64_t elector_event_get_renew_time_us(const struct elector_event *event);
 
 /*
+ LOST: takes the event's acknowledgement out of the callback. A LOST is
+ acknowledged when the callback returns; a host whose leader work stops
+ elsewhere (another thread, a queue) takes it here instead and calls
+ elector_lost_ack_done once that work has stopped. Until then the elector
+ does not release the lease on stop (it renews it, for up to the stop
+ timeout) and does not campaign again. NULL for other events, a NULL
+ event, or when already taken.
+ */
+struct elector_lost_ack *elector_event_defer_ack(const struct elector_event *event);
+
+/*
+ Acknowledges the loss (leader work has stopped) and frees `ack`, on any
+ thread, once. NULL is a no-op.
+ */
+void elector_lost_ack_done(struct elector_lost_ack *ack);
+
+/*
  Creates a stopped elector from `config`, checking every option. On an
  invalid option, returns its ELECTOR_ERR_INVALID_* code, and
  elector_error_message names the field and the rule. The config is only
@@ -536,12 +572,14 @@ elector_result elector_set_callback(const struct elector *elector,
 elector_result elector_start(const struct elector *elector);
 
 /*
- Stops: a leader delivers ELECTOR_EVENT_LOST and releases the lease (unless
- release on stop is off), then ELECTOR_EVENT_STOPPED is delivered. Returns
- when no callback will run any more and userdata_free has been called.
- Idempotent. From inside the callback it does not deadlock: it returns once
- the engine has finished, and the last events (LOST, STOPPED) are delivered
- after the current callback returns.
+ Stops: a leader delivers ELECTOR_EVENT_LOST, keeps renewing the lease
+ until that LOST is acknowledged (its callback returned, or the deferred
+ acknowledgement was given; at most the stop timeout), then releases it
+ (unless release on stop is off); then ELECTOR_EVENT_STOPPED is delivered.
+ Returns when no callback will run any more and userdata_free has been
+ called. Idempotent. From inside the callback it only begins the stop and
+ returns at once: the last events (LOST, STOPPED) are delivered after the
+ current callback returns, and the release follows LOST's return.
  */
 elector_result elector_stop(const struct elector *elector);
 

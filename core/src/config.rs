@@ -18,6 +18,11 @@ pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
 /// How long `stop()` spends handing the lease back before it leaves it to
 /// expire: well inside Kubernetes' default 30 s termination grace period.
 pub const DEFAULT_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a stopping leader waits for the host to finish its leader work
+/// (to acknowledge `Lost`) before it gives up the lease to expire instead of
+/// releasing it. With the release timeout, inside Kubernetes' default 30 s
+/// termination grace period.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The factor client-go applies to the retry period when it checks timings:
 /// a renewal may be jittered by up to this much and must still fit in the
@@ -99,6 +104,7 @@ pub struct Config {
     pub(crate) retry_period: Duration,
     pub(crate) release_on_stop: bool,
     pub(crate) release_timeout: Duration,
+    pub(crate) stop_timeout: Duration,
     pub(crate) owner_reference: Option<OwnerReference>,
     pub(crate) labels: BTreeMap<String, String>,
     pub(crate) connection: Connection,
@@ -122,6 +128,7 @@ impl Config {
                 retry_period: DEFAULT_RETRY_PERIOD,
                 release_on_stop: true,
                 release_timeout: DEFAULT_RELEASE_TIMEOUT,
+                stop_timeout: DEFAULT_STOP_TIMEOUT,
                 owner_reference: None,
                 labels: BTreeMap::new(),
                 connection: Connection::Infer,
@@ -152,6 +159,9 @@ impl Config {
     }
     pub fn release_timeout(&self) -> Duration {
         self.release_timeout
+    }
+    pub fn stop_timeout(&self) -> Duration {
+        self.stop_timeout
     }
     pub fn connection(&self) -> &Connection {
         &self.connection
@@ -201,6 +211,15 @@ impl ConfigBuilder {
         self.config.release_timeout = value;
         self
     }
+    /// How long a stopping leader keeps the lease (renewing it) while the
+    /// host finishes its leader work, that is until `Lost` is acknowledged.
+    /// After it the engine stops renewing and does not release: the lease
+    /// expires as after a crash, so a standby never starts beside work that
+    /// is still running.
+    pub fn stop_timeout(mut self, value: Duration) -> Self {
+        self.config.stop_timeout = value;
+        self
+    }
     /// An owner for the lease (usually this Pod), so it is garbage-collected
     /// with it. Written when this elector creates or takes over the lease.
     pub fn owner_reference(mut self, owner: OwnerReference) -> Self {
@@ -229,6 +248,12 @@ impl ConfigBuilder {
             return Err(ConfigError::new(
                 "release_timeout",
                 "must be greater than zero (turn release_on_stop off to skip the release)",
+            ));
+        }
+        if c.stop_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "stop_timeout",
+                "must be greater than zero: leader work needs time to stop before the lease is released",
             ));
         }
         if c.lease_duration.as_secs() < 1 || c.lease_duration.subsec_nanos() != 0 {
@@ -555,6 +580,14 @@ mod tests {
         assert_eq!(
             field_of(builder().release_timeout(Duration::ZERO).build()),
             "release_timeout"
+        );
+        assert_eq!(
+            builder().build().unwrap().stop_timeout(),
+            DEFAULT_STOP_TIMEOUT
+        );
+        assert_eq!(
+            field_of(builder().stop_timeout(Duration::ZERO).build()),
+            "stop_timeout"
         );
     }
 

@@ -114,12 +114,59 @@ impl Elector {
         })
     }
 
+    /// Runs `work` while this elector leads: once per term, from `Acquired`,
+    /// with a [`Leadership`](crate::Leadership) whose `lost()` completes when
+    /// the term ends. The loss is acknowledged only once `work` has returned,
+    /// so on `stop()` the lease is released after it, and the next leader's
+    /// work never overlaps this one's. A `work` that returns early leaves this
+    /// elector leading, idle, until the term ends; one that fails stops the
+    /// elector, and its error is the result.
+    ///
+    /// Takes the event stream: call it before `start()`, instead of
+    /// [`events`](Self::events). It does not start the elector. The returned
+    /// future runs the work: await it (or spawn it); it completes after
+    /// `Stopped`.
+    ///
+    /// ```no_run
+    /// # async fn run(elector: elector_core::Elector) -> Result<(), Box<dyn std::error::Error>> {
+    /// let leading = elector.lead(|leadership| async move {
+    ///     while !leadership.is_lost() {
+    ///         // one unit of leader work, fenced with leadership.term()
+    ///         # tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    ///     }
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// elector.start().await?;
+    /// leading.await?; // after stop(), from elsewhere
+    /// # Ok(()) }
+    /// ```
+    pub fn lead<F, Fut, E>(
+        &self,
+        work: F,
+    ) -> Result<impl Future<Output = Result<(), E>> + Send + 'static, Error>
+    where
+        F: FnMut(crate::Leadership) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        let events = self.events()?;
+        let inner = Arc::downgrade(&self.inner);
+        let stop = move || {
+            if let Some(inner) = inner.upgrade() {
+                inner.request_stop();
+            }
+        };
+        Ok(crate::lead::run(events, stop, work))
+    }
+
     /// Delivers every event to `callback` on a dedicated thread (never an
     /// async runtime worker), in order, one at a time. Register before
-    /// `start()`. The callback may call any method of this elector, `stop()`
-    /// included: called from the callback, `stop()` returns once the engine
-    /// has finished, and the last events (`Lost` if leading, then `Stopped`)
-    /// are delivered after the callback returns.
+    /// `start()`. A `Lost` is acknowledged when the callback returns, unless
+    /// it keeps the event's [`LostAck`](crate::LostAck). The callback may
+    /// call any method of this elector, `stop()` included: called from the
+    /// callback, `stop()` only begins the stop and returns; the last events
+    /// (`Lost` if leading, then `Stopped`) are delivered after the callback
+    /// returns, and the lease is released after `Lost`'s callback returns.
     ///
     /// The callback must not own this elector's last handle forever (a
     /// cycle): the engine runs until `stop()`.
@@ -165,10 +212,15 @@ impl Elector {
         block_on(async move { inner.start().await })
     }
 
-    /// Stops: a leader emits `Lost`, releases the lease (unless
-    /// `release_on_stop` is off), then `Stopped` is emitted. Returns when no
-    /// further event will be delivered. Idempotent; safe from any thread,
-    /// including the event callback.
+    /// Stops: a leader emits `Lost`, keeps renewing until the host
+    /// acknowledges it (for up to the stop timeout), then releases the lease
+    /// (unless `release_on_stop` is off); then `Stopped` is emitted. Returns
+    /// when no further event will be delivered. Idempotent; safe from any
+    /// thread, including the event callback (see
+    /// [`on_event`](Self::on_event)).
+    ///
+    /// A host that reads [`events`](Self::events) must go on reading them
+    /// while this runs: the `Lost` it has not taken is not acknowledged.
     pub async fn stop(&self) {
         let inner = self.inner.clone();
         let caller = std::thread::current().id();
@@ -179,6 +231,13 @@ impl Elector {
         let inner = self.inner.clone();
         let caller = std::thread::current().id();
         block_on(async move { inner.stop(caller).await })
+    }
+
+    /// Begins stopping and returns at once; the events that follow (`Lost`
+    /// if leading, then `Stopped`) tell the rest. For hosts that deliver
+    /// events on the thread that wants to stop.
+    pub fn request_stop(&self) {
+        self.inner.request_stop();
     }
 
     /// Whether this process leads now: it holds the lease and its renew
@@ -286,42 +345,50 @@ impl Inner {
         not_startable(&self.lifecycle.lock().unwrap())
     }
 
+    /// Cancels the engine (or ends a never-started elector's events);
+    /// returns what tells when the engine has finished.
+    fn request_stop(&self) -> Option<watch::Receiver<bool>> {
+        let mut lifecycle = self.lifecycle.lock().unwrap();
+        let finished = match &*lifecycle {
+            Lifecycle::Created { sender, .. } => {
+                // Never started: the stream still ends with Stopped.
+                sender.send(Event::Stopped);
+                None
+            }
+            Lifecycle::Running { cancel, finished } => {
+                cancel.cancel();
+                Some(finished.clone())
+            }
+            Lifecycle::Stopped { finished } => finished.clone(),
+        };
+        // Dropping a never-started elector's sender ends its event stream.
+        *lifecycle = Lifecycle::Stopped {
+            finished: finished.clone(),
+        };
+        finished
+    }
+
     /// Runs on the elector runtime; `caller` is the thread that called stop.
     async fn stop(&self, caller: ThreadId) {
-        let finished = {
-            let mut lifecycle = self.lifecycle.lock().unwrap();
-            let finished = match &*lifecycle {
-                Lifecycle::Created { sender, .. } => {
-                    // Never started: the stream still ends with Stopped.
-                    sender.send(Event::Stopped);
-                    None
-                }
-                Lifecycle::Running { cancel, finished } => {
-                    cancel.cancel();
-                    Some(finished.clone())
-                }
-                Lifecycle::Stopped { finished } => finished.clone(),
-            };
-            // Dropping a never-started elector's sender ends its event stream.
-            *lifecycle = Lifecycle::Stopped {
-                finished: finished.clone(),
-            };
-            finished
-        };
-        if let Some(mut finished) = finished {
-            let _ = finished.wait_for(|done| *done).await;
-        }
+        let finished = self.request_stop();
         let dispatcher = self
             .dispatcher
             .lock()
             .unwrap()
             .as_ref()
             .map(|d| (d.thread, d.finished.clone()));
-        // From inside the callback, waiting for the dispatcher would wait for
-        // ourselves: it delivers the last events once the callback returns.
-        if let Some((thread, mut finished)) = dispatcher
-            && thread != caller
+        // From inside the callback, waiting would wait for ourselves: the
+        // engine waits for `Lost` to be acknowledged, which the dispatcher
+        // delivers once this callback returns, and the last events after it.
+        if let Some((thread, _)) = &dispatcher
+            && *thread == caller
         {
+            return;
+        }
+        if let Some(mut finished) = finished {
+            let _ = finished.wait_for(|done| *done).await;
+        }
+        if let Some((_, mut finished)) = dispatcher {
             let _ = finished.wait_for(|done| *done).await;
         }
     }

@@ -5,20 +5,25 @@
 //! It runs as one task on the elector runtime and is the only writer of its
 //! events, so they are ordered by construction and `Acquired`/`Lost`
 //! alternate: every return from [`Engine::lead`] emits exactly one `Lost`.
+//!
+//! Leader work runs in the host, which hears of a loss later than the
+//! engine. So the engine waits for the host to acknowledge each `Lost`
+//! before anything that lets another candidate lead on its account: it
+//! releases on stop, and campaigns again, only after it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::WatchEvent;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::clock::Moment;
 use crate::config::Config;
 use crate::decide::{Knowledge, LeaderClock, Step, Timing, candidate_step};
-use crate::events::{ErrorKind, Event, EventSender, LostReason};
+use crate::events::{Acknowledgement, ErrorKind, Event, EventSender, LostReason};
 use crate::record::{self, OwnWrites, Record};
 use crate::stats::{Counters, bump};
 use crate::store::{ApiError, LeaseEvents, LeaseStore};
@@ -71,6 +76,13 @@ struct LeaseWatch {
     last_event_at: Instant,
 }
 
+/// A leader that was stopped: the host was sent `Lost(Stopped)`, and the
+/// lease stays ours, renewed, until the host acknowledges it or `until`.
+struct Stopping {
+    ack: Acknowledgement,
+    until: Instant,
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -110,8 +122,10 @@ impl<S: LeaseStore> Engine<S> {
         info!("elector started");
         while let Some((lease, sent_at)) = self.campaign().await {
             self.on_acquired(lease.clone(), sent_at);
-            self.lead(lease, sent_at).await;
-            if self.cancel.is_cancelled() {
+            let Some(ack) = self.lead(lease, sent_at).await else {
+                break; // stopped while leading, and the stop seen through
+            };
+            if !self.host_acknowledged(ack).await {
                 break;
             }
         }
@@ -352,8 +366,11 @@ impl<S: LeaseStore> Engine<S> {
         self.emit_some(leader_changed);
     }
 
-    /// Renews until leadership ends; always ends by emitting `Lost`.
-    async fn lead(&mut self, mut lease: Lease, acquired_at: Moment) {
+    /// Renews until leadership ends, which always emits one `Lost`. Returns
+    /// the host's acknowledgement to wait for before campaigning again, or
+    /// `None` when stopped: the stop is then seen through (released once the
+    /// host acknowledged, or left to expire).
+    async fn lead(&mut self, mut lease: Lease, acquired_at: Moment) -> Option<Acknowledgement> {
         let cancel = self.cancel.clone();
         let mut clock = LeaderClock {
             renewed_at: acquired_at,
@@ -361,14 +378,31 @@ impl<S: LeaseStore> Engine<S> {
             retry_period: self.config.retry_period,
         };
         let mut next_attempt = clock.next_renewal();
+        let mut stopping: Option<Stopping> = None;
         loop {
             let wake = next_attempt.min(clock.deadline().monotonic);
-            if cancel
-                .run_until_cancelled(sleep_until(wake))
-                .await
-                .is_none()
-            {
-                return self.stop_leading(lease).await;
+            match &stopping {
+                None => {
+                    if cancel
+                        .run_until_cancelled(sleep_until(wake))
+                        .await
+                        .is_none()
+                    {
+                        stopping = Some(self.begin_stop(&lease));
+                        continue;
+                    }
+                }
+                Some(stop) => tokio::select! {
+                    _ = stop.ack.done() => {
+                        self.host_stopped(lease).await;
+                        return None;
+                    }
+                    _ = sleep_until(stop.until) => {
+                        self.abandoned();
+                        return None;
+                    }
+                    _ = sleep_until(wake) => {}
+                },
             }
             let sent_at = Moment::now();
             if clock.expired(sent_at) {
@@ -379,20 +413,24 @@ impl<S: LeaseStore> Engine<S> {
                 self.knowledge.outdated(sent_at.monotonic);
                 // Who leads now is unknown until the lease is read again.
                 let leader_changed = self.forget_leader();
-                self.lose(&lease, LostReason::RenewDeadlineExceeded);
+                let ack = self.end_term(
+                    &lease,
+                    LostReason::RenewDeadlineExceeded,
+                    stopping.is_some(),
+                );
                 self.emit_some(leader_changed);
-                return;
+                return ack;
             }
             let mut renewal = record::renewed(&lease, &self.config);
             self.own.sending(&mut renewal);
             let limit = Some(clock.deadline().monotonic);
-            let Some(result) = cancel
-                .run_until_cancelled(self.api.replace(&renewal, limit))
-                .await
-            else {
-                // The renewal may have committed: the release reads the
-                // lease again if its version moved on.
-                return self.stop_leading(lease).await;
+            let replaced = self.api.replace(&renewal, limit);
+            let Some(result) = unless_stopped(&cancel, stopping.is_some(), replaced).await else {
+                // Stopped with the renewal on its way. It may have committed:
+                // the next renewal finds out (its conflict reads the lease).
+                stopping = Some(self.begin_stop(&lease));
+                next_attempt = Instant::now();
+                continue;
             };
             if clock.expired(Moment::now()) {
                 // However it went, the answer came after the deadline (this
@@ -410,9 +448,12 @@ impl<S: LeaseStore> Engine<S> {
                     self.recovered();
                     bump(&self.shared.counters.conflicts);
                     self.own.rejected(&renewal);
-                    let Some(current) = cancel.run_until_cancelled(self.api.get(limit)).await
+                    let read = self.api.get(limit);
+                    let Some(current) = unless_stopped(&cancel, stopping.is_some(), read).await
                     else {
-                        return self.stop_leading(lease).await;
+                        stopping = Some(self.begin_stop(&lease));
+                        next_attempt = Instant::now();
+                        continue;
                     };
                     match current {
                         Ok(Some(current)) if self.own.hold(&Record::of(&current)) => {
@@ -421,7 +462,9 @@ impl<S: LeaseStore> Engine<S> {
                             next_attempt = Instant::now();
                             continue;
                         }
-                        Ok(Some(current)) => return self.taken_over(lease, current),
+                        Ok(Some(current)) => {
+                            return self.taken_over(lease, current, stopping.is_some());
+                        }
                         Ok(None) => Err(ApiError::NotFound),
                         Err(err) => Err(err),
                     }
@@ -435,15 +478,15 @@ impl<S: LeaseStore> Engine<S> {
                     clock.renewed_at = sent_at;
                     next_attempt = clock.next_renewal();
                     lease = renewed;
-                    self.on_renewed(&lease, &clock);
+                    self.on_renewed(&lease, &clock, stopping.is_some());
                 }
                 Err(ApiError::NotFound) => {
                     self.recovered();
                     let leader_changed = self.forget();
                     self.knowledge.deleted_under_the_leader(Instant::now());
-                    self.lose(&lease, LostReason::Deleted);
+                    let ack = self.end_term(&lease, LostReason::Deleted, stopping.is_some());
                     self.emit_some(leader_changed);
-                    return;
+                    return ack;
                 }
                 Err(err) => {
                     self.renewal_failed(err);
@@ -457,17 +500,23 @@ impl<S: LeaseStore> Engine<S> {
     /// processes run under one identity: this one steps down, says so, and
     /// waits for the lease to expire like any candidate (the other renews
     /// it, so it keeps leading).
-    fn taken_over(&mut self, lease: Lease, current: Lease) {
+    fn taken_over(
+        &mut self,
+        lease: Lease,
+        current: Lease,
+        stopping: bool,
+    ) -> Option<Acknowledgement> {
         let record = Record::of(&current);
         let collided = self.own.collide(&record);
         // The handle names the new holder before the host hears of the
         // loss; the leader change follows it.
         let leader_changed = self.note(current, Instant::now());
-        self.lose(
+        let ack = self.end_term(
             &lease,
             LostReason::TakenOver {
                 holder: record.holder,
             },
+            stopping,
         );
         self.emit_some(leader_changed);
         if collided {
@@ -481,19 +530,70 @@ impl<S: LeaseStore> Engine<S> {
                 message,
             });
         }
+        ack
     }
 
-    /// Stopped while leading: the host hears first, then the lease is
-    /// handed back if so configured.
-    async fn stop_leading(&mut self, lease: Lease) {
-        self.lose(&lease, LostReason::Stopped);
+    /// Stopped while leading: the host hears first. The lease stays ours,
+    /// renewed, while its leader work winds down.
+    fn begin_stop(&mut self, lease: &Lease) -> Stopping {
+        debug!(timeout = ?self.config.stop_timeout, "stopping: waiting for the host to stop its leader work");
+        Stopping {
+            ack: self.tell_lost(lease, LostReason::Stopped),
+            until: Instant::now() + self.config.stop_timeout,
+        }
+    }
+
+    /// The host acknowledged `Lost(Stopped)`: its leader work has stopped,
+    /// so the lease can be handed back if so configured.
+    async fn host_stopped(&mut self, lease: Lease) {
+        debug!("the host stopped its leader work");
         if self.config.release_on_stop {
             self.release(Some(lease)).await;
         }
     }
 
-    fn on_renewed(&mut self, lease: &Lease, clock: &LeaderClock) {
+    /// Waits for the host to acknowledge a `Lost` before campaigning again:
+    /// until then its leader work may still run. False when stopped meanwhile
+    /// and the host did not acknowledge within the stop timeout: then nothing
+    /// may be released on its behalf.
+    async fn host_acknowledged(&self, ack: Acknowledgement) -> bool {
+        let timeout = self.config.stop_timeout;
+        let slow = async {
+            sleep(timeout).await;
+            warn!(
+                ?timeout,
+                "the host has not acknowledged the loss of leadership; not campaigning until it does"
+            );
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = ack.done() => return true,
+            _ = self.cancel.cancelled() => {}
+            _ = slow => {}
+        }
+        if tokio::time::timeout(timeout, ack.done()).await.is_ok() {
+            return true;
+        }
+        self.abandoned();
+        false
+    }
+
+    fn abandoned(&self) {
+        warn!(
+            timeout = ?self.config.stop_timeout,
+            "the host did not stop its leader work within the stop timeout; the lease is not released: others take over when it expires"
+        );
+    }
+
+    fn on_renewed(&mut self, lease: &Lease, clock: &LeaderClock, stopping: bool) {
         bump(&self.shared.counters.renewals);
+        if stopping {
+            // Kept only while the host winds down: no deadline to lead by,
+            // and no `Renewed` after `Lost`.
+            debug!("renewed while the host stops its leader work");
+            self.observe(lease.clone(), clock.renewed_at.monotonic);
+            return;
+        }
         debug!("renewed");
         {
             let mut status = self.status();
@@ -519,14 +619,34 @@ impl<S: LeaseStore> Engine<S> {
         self.report(err);
     }
 
-    fn lose(&mut self, lease: &Lease, reason: LostReason) {
+    /// Leadership ended for `reason`. Returns the host's acknowledgement to
+    /// wait for; `None` while stopping, when the host was told already and
+    /// the stop ends here, with nothing to release.
+    fn end_term(
+        &mut self,
+        lease: &Lease,
+        reason: LostReason,
+        stopping: bool,
+    ) -> Option<Acknowledgement> {
+        if stopping {
+            self.status().leading_until = None;
+            warn!(%reason, "lost the lease while the host stops its leader work; it is not released");
+            return None;
+        }
+        Some(self.tell_lost(lease, reason))
+    }
+
+    fn tell_lost(&mut self, lease: &Lease, reason: LostReason) -> Acknowledgement {
         bump(&self.shared.counters.losses);
         self.status().leading_until = None;
         info!(%reason, "lost leadership");
+        let (ack, guard) = Acknowledgement::new();
         self.emit(Event::Lost {
             lease: lease.clone(),
             reason,
+            ack: guard,
         });
+        ack
     }
 
     /// Hands the lease back (holder "", duration 1 s) so a standby takes over
@@ -772,6 +892,20 @@ impl<S: LeaseStore> Engine<S> {
             info!(after = %kind, "API requests succeed again");
             self.status().failing_since = None;
         }
+    }
+}
+
+/// Runs `request`, cut short by a stop unless already stopping: a stopping
+/// leader still needs its renewals.
+async fn unless_stopped<F: Future>(
+    cancel: &CancellationToken,
+    stopping: bool,
+    request: F,
+) -> Option<F::Output> {
+    if stopping {
+        Some(request.await)
+    } else {
+        cancel.run_until_cancelled(request).await
     }
 }
 

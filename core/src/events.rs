@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// What happened to an elector. `Acquired` and `Lost` strictly alternate,
 /// starting with `Acquired`; `Stopped` is always last.
@@ -25,8 +26,13 @@ pub enum Event {
     /// The leader renewed its lease.
     Renewed { lease: Lease, renew_time: Timestamp },
     /// This process must stop leader work now. `lease` is the last version
-    /// this process knew.
-    Lost { lease: Lease, reason: LostReason },
+    /// this process knew. Keep `ack` until leader work has stopped: the
+    /// lease is released, or campaigned for again, only once it is dropped.
+    Lost {
+        lease: Lease,
+        reason: LostReason,
+        ack: LostAck,
+    },
     /// The observed leader changed (`None`: the lease is free or gone, or
     /// not known since this process lost its renew deadline).
     LeaderChanged {
@@ -51,6 +57,68 @@ impl Event {
             Event::Error { .. } => "error",
             Event::Stopped => "stopped",
         }
+    }
+
+    /// Takes the acknowledgement out of a `Lost`, for a host that passes it
+    /// on to where leader work stops; the event keeps an inert copy.
+    pub fn take_ack(&mut self) -> Option<LostAck> {
+        match self {
+            Event::Lost { ack, .. } => Some(std::mem::replace(ack, LostAck(None))),
+            _ => None,
+        }
+    }
+}
+
+/// The host's acknowledgement of [`Event::Lost`]: drop it (or call
+/// [`acknowledge`](Self::acknowledge)) once leader work has stopped.
+///
+/// Until then the engine holds on. On `stop()` it keeps renewing the lease,
+/// for up to the stop timeout, and releases it only after the
+/// acknowledgement, so a standby never starts while this process's work
+/// still runs; at the timeout it stops renewing and lets the lease expire
+/// instead. After any other loss it does not campaign again until
+/// acknowledged. A `Lost` nobody receives is acknowledged at once.
+///
+/// Only the event the engine delivered holds it: a clone of the event
+/// carries an inert copy, so a log of events delays nothing.
+pub struct LostAck(Option<DropGuard>);
+
+impl LostAck {
+    /// Leader work has stopped. The same as dropping it.
+    pub fn acknowledge(self) {}
+}
+
+impl Clone for LostAck {
+    fn clone(&self) -> Self {
+        LostAck(None)
+    }
+}
+
+impl fmt::Debug for LostAck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "LostAck(held)"
+        } else {
+            "LostAck(inert)"
+        })
+    }
+}
+
+/// The engine's side of a [`LostAck`]: done once the host dropped it.
+#[derive(Debug)]
+pub(crate) struct Acknowledgement(CancellationToken);
+
+impl Acknowledgement {
+    pub fn new() -> (Acknowledgement, LostAck) {
+        let token = CancellationToken::new();
+        (
+            Acknowledgement(token.clone()),
+            LostAck(Some(token.drop_guard())),
+        )
+    }
+
+    pub async fn done(&self) {
+        self.0.cancelled().await
     }
 }
 

@@ -34,6 +34,7 @@ mod events;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod lead;
 mod record;
 mod runtime;
 mod stats;
@@ -41,10 +42,12 @@ mod store;
 
 pub use config::{
     Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION,
-    DEFAULT_RELEASE_TIMEOUT, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD, JITTER_FACTOR, Token,
+    DEFAULT_RELEASE_TIMEOUT, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD, DEFAULT_STOP_TIMEOUT,
+    JITTER_FACTOR, Token,
 };
 pub use elector::{Elector, Error, HealthError};
-pub use events::{ErrorKind, Event, EventStream, LostReason};
+pub use events::{ErrorKind, Event, EventStream, LostAck, LostReason};
 pub use k8s_openapi::api::coordination::v1::Lease;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+pub use lead::Leadership;
 pub use stats::Stats;

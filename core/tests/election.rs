@@ -333,6 +333,9 @@ async fn stop_from_inside_the_callback_returns_and_the_last_events_follow() {
     let elector = Elector::new(config(&env, "a", User::Elector).build().unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = elector.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let leases = env.leases(User::Admin).await;
+    let lease = env.lease.clone();
     elector
         .on_event(move |event| {
             let name = event.name();
@@ -340,6 +343,18 @@ async fn stop_from_inside_the_callback_returns_and_the_last_events_follow() {
             if name == "acquired" {
                 handle.stop_blocking();
                 tx.send("stop returned").unwrap();
+            }
+            if name == "lost" {
+                // Leader work stops here: the lease must still be ours, and
+                // it is released only after this callback returns.
+                let held = runtime.block_on(leases.get(&lease)).unwrap();
+                let holder = held.spec.unwrap().holder_identity;
+                assert_eq!(
+                    holder.as_deref(),
+                    Some("a"),
+                    "released before lost returned"
+                );
+                tx.send("still held").unwrap();
             }
         })
         .unwrap();
@@ -354,7 +369,8 @@ async fn stop_from_inside_the_callback_returns_and_the_last_events_follow() {
     .await
     .unwrap();
     // Stopping from the callback returns before the last events, which follow
-    // once the callback returns: alternation and Stopped-last still hold.
+    // once the callback returns: alternation and Stopped-last still hold, and
+    // the release (seen as the free lease) follows lost's callback.
     assert_eq!(
         seen,
         [
@@ -362,6 +378,7 @@ async fn stop_from_inside_the_callback_returns_and_the_last_events_follow() {
             "stop returned",
             "leader_changed",
             "lost",
+            "still held",
             "leader_changed",
             "stopped"
         ]

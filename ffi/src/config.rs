@@ -24,6 +24,7 @@ pub struct elector_config {
     retry_period: Option<Duration>,
     release_on_stop: bool,
     release_timeout: Option<Duration>,
+    stop_timeout: Option<Duration>,
     owner_reference: Option<OwnerReference>,
     labels: Vec<(String, String)>,
     connection: Connection,
@@ -62,6 +63,9 @@ impl elector_config {
         if let Some(value) = self.release_timeout {
             builder = builder.release_timeout(value);
         }
+        if let Some(value) = self.stop_timeout {
+            builder = builder.stop_timeout(value);
+        }
         if let Some(owner) = &self.owner_reference {
             builder = builder.owner_reference(owner.clone());
         }
@@ -92,6 +96,7 @@ pub unsafe extern "C" fn elector_config_new(
             retry_period: None,
             release_on_stop: true,
             release_timeout: None,
+            stop_timeout: None,
             owner_reference: None,
             labels: Vec::new(),
             connection: Connection::Infer,
@@ -226,6 +231,22 @@ pub unsafe extern "C" fn elector_config_set_release_timeout_ms(
 ) -> elector_result {
     with_config(config, |c| {
         c.release_timeout = Some(Duration::from_millis(milliseconds));
+        Ok(())
+    })
+}
+
+/// Sets how long a stopping leader waits for its LOST to be acknowledged
+/// (the callback's return, or elector_lost_ack_done) before it gives up
+/// (default 10000 ms). It renews the lease meanwhile and releases it only
+/// after the acknowledgement; at the timeout it stops renewing and leaves the
+/// lease to expire, as after a crash. Must be greater than zero.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_config_set_stop_timeout_ms(
+    config: *mut elector_config,
+    milliseconds: u64,
+) -> elector_result {
+    with_config(config, |c| {
+        c.stop_timeout = Some(Duration::from_millis(milliseconds));
         Ok(())
     })
 }

@@ -2,8 +2,9 @@
 //! strings are borrowed for the duration of the callback.
 
 use std::ffi::{CString, c_char};
+use std::sync::Mutex;
 
-use elector_core::{ErrorKind, Event, LostReason};
+use elector_core::{ErrorKind, Event, LostAck, LostReason};
 
 use crate::boundary::{arg, arg_mut, ffi_boundary, ffi_boundary_or, try_ffi};
 use crate::result::{elector_result, fail};
@@ -75,6 +76,16 @@ pub struct elector_event {
     message: Option<CString>,
     lease_json: Option<CString>,
     renew_time_us: i64,
+    /// LOST: the acknowledgement, given when the callback returns unless
+    /// elector_event_defer_ack took it.
+    ack: Mutex<Option<LostAck>>,
+}
+
+/// The acknowledgement of one ELECTOR_EVENT_LOST, taken out of the callback
+/// with elector_event_defer_ack. Give it with elector_lost_ack_done.
+#[derive(Debug)]
+pub struct elector_lost_ack {
+    _ack: LostAck,
 }
 
 /// A C string from Rust text; interior NULs (never valid in Kubernetes names)
@@ -86,7 +97,9 @@ fn c_string(text: impl Into<String>) -> CString {
 }
 
 impl elector_event {
-    pub(crate) fn from_core(event: &Event) -> elector_event {
+    /// The event as C sees it; it owns a LOST's acknowledgement.
+    pub(crate) fn from_core(mut event: Event) -> elector_event {
+        let ack = Mutex::new(event.take_ack());
         let mut out = elector_event {
             kind: elector_event_kind::ELECTOR_EVENT_STOPPED,
             identity: None,
@@ -96,8 +109,9 @@ impl elector_event {
             message: None,
             lease_json: None,
             renew_time_us: 0,
+            ack,
         };
-        let lease = match event {
+        let lease = match &event {
             Event::Acquired {
                 lease,
                 identity,
@@ -113,7 +127,7 @@ impl elector_event {
                 out.renew_time_us = renew_time.as_microsecond();
                 Some(lease)
             }
-            Event::Lost { lease, reason } => {
+            Event::Lost { lease, reason, .. } => {
                 out.kind = elector_event_kind::ELECTOR_EVENT_LOST;
                 out.message = Some(c_string(reason.to_string()));
                 out.lost_reason = match reason {
@@ -258,4 +272,39 @@ pub unsafe extern "C" fn elector_event_get_renew_time_us(event: *const elector_e
     ffi_boundary_or(0, || {
         unsafe { event.as_ref() }.map_or(0, |e| e.renew_time_us)
     })
+}
+
+/// LOST: takes the event's acknowledgement out of the callback. A LOST is
+/// acknowledged when the callback returns; a host whose leader work stops
+/// elsewhere (another thread, a queue) takes it here instead and calls
+/// elector_lost_ack_done once that work has stopped. Until then the elector
+/// does not release the lease on stop (it renews it, for up to the stop
+/// timeout) and does not campaign again. NULL for other events, a NULL
+/// event, or when already taken.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_event_defer_ack(
+    event: *const elector_event,
+) -> *mut elector_lost_ack {
+    // SAFETY: NULL or the event passed to the running callback.
+    ffi_boundary_or(std::ptr::null_mut(), || {
+        let Some(event) = (unsafe { event.as_ref() }) else {
+            return std::ptr::null_mut();
+        };
+        let taken = event.ack.lock().unwrap_or_else(|e| e.into_inner()).take();
+        taken.map_or(std::ptr::null_mut(), |ack| {
+            Box::into_raw(Box::new(elector_lost_ack { _ack: ack }))
+        })
+    })
+}
+
+/// Acknowledges the loss (leader work has stopped) and frees `ack`, on any
+/// thread, once. NULL is a no-op.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_lost_ack_done(ack: *mut elector_lost_ack) {
+    if ack.is_null() {
+        return;
+    }
+    // SAFETY: from elector_event_defer_ack, not given before, as documented.
+    let ack = unsafe { Box::from_raw(ack) };
+    ffi_boundary_or((), move || drop(ack));
 }

@@ -22,7 +22,10 @@ pub struct elector {
 /// dedicated thread of the library (never the thread that called
 /// elector_start, never concurrently). `event` and its strings are valid only
 /// on that thread until the callback returns: copy what you keep. Return
-/// promptly: later events wait. The callback must return normally (no C++
+/// promptly: later events wait. The return from a LOST callback is the
+/// acknowledgement that leader work has stopped: only then does the elector
+/// release the lease (on stop) or campaign again, so stop leader work before
+/// returning, or take the acknowledgement with elector_event_defer_ack. The callback must return normally (no C++
 /// exception or longjmp out of it). Ignore event kinds you do not know: new
 /// ones may be added. The callback may call any function on its own elector,
 /// elector_stop and elector_free included (see there), but must not wait for
@@ -143,7 +146,7 @@ pub unsafe extern "C" fn elector_set_callback(
         // inside on_event: userdata_free runs before we return.
         match elector
             .inner
-            .on_event(move |event| subscriber.deliver(&elector_event::from_core(&event)))
+            .on_event(move |event| subscriber.deliver(&elector_event::from_core(event)))
         {
             Ok(()) => elector_result::ELECTOR_OK,
             Err(err) => elector_error(&err),
@@ -168,12 +171,14 @@ pub unsafe extern "C" fn elector_start(elector: *const elector) -> elector_resul
     })
 }
 
-/// Stops: a leader delivers ELECTOR_EVENT_LOST and releases the lease (unless
-/// release on stop is off), then ELECTOR_EVENT_STOPPED is delivered. Returns
-/// when no callback will run any more and userdata_free has been called.
-/// Idempotent. From inside the callback it does not deadlock: it returns once
-/// the engine has finished, and the last events (LOST, STOPPED) are delivered
-/// after the current callback returns.
+/// Stops: a leader delivers ELECTOR_EVENT_LOST, keeps renewing the lease
+/// until that LOST is acknowledged (its callback returned, or the deferred
+/// acknowledgement was given; at most the stop timeout), then releases it
+/// (unless release on stop is off); then ELECTOR_EVENT_STOPPED is delivered.
+/// Returns when no callback will run any more and userdata_free has been
+/// called. Idempotent. From inside the callback it only begins the stop and
+/// returns at once: the last events (LOST, STOPPED) are delivered after the
+/// current callback returns, and the release follows LOST's return.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_stop(elector: *const elector) -> elector_result {
     ffi_boundary(|| {

@@ -26,7 +26,7 @@ pub enum elector_result {
     /// The identity is empty.
     ELECTOR_ERR_INVALID_IDENTITY = 102,
     /// The timings break lease_duration > renew_deadline > 1.2 x retry_period, retry_period ≥ 10 ms,
-    /// the lease duration is not whole seconds, or release_timeout is zero.
+    /// the lease duration is not whole seconds, or release_timeout or stop_timeout is zero.
     ELECTOR_ERR_INVALID_TIMING = 103,
     /// A label key or value is not valid Kubernetes label syntax.
     ELECTOR_ERR_INVALID_LABEL = 104,
@@ -166,9 +166,8 @@ pub(crate) fn config_error(err: &elector_core::ConfigError) -> elector_result {
         "namespace" => ELECTOR_ERR_INVALID_NAMESPACE,
         "lease_name" => ELECTOR_ERR_INVALID_LEASE_NAME,
         "identity" => ELECTOR_ERR_INVALID_IDENTITY,
-        "lease_duration" | "renew_deadline" | "retry_period" | "release_timeout" => {
-            ELECTOR_ERR_INVALID_TIMING
-        }
+        "lease_duration" | "renew_deadline" | "retry_period" | "release_timeout"
+        | "stop_timeout" => ELECTOR_ERR_INVALID_TIMING,
         "labels" => ELECTOR_ERR_INVALID_LABEL,
         field if field.starts_with("owner_reference") => ELECTOR_ERR_INVALID_OWNER_REFERENCE,
         _ => ELECTOR_ERR_INVALID_CONNECTION,

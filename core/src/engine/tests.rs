@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Engine, Shared};
 use crate::config::{Config, ConfigBuilder};
-use crate::events::{self, ErrorKind, Event, LostReason};
+use crate::events::{self, ErrorKind, Event, LostAck, LostReason};
 use crate::record::{OwnWrites, Record};
 use crate::store::memory::{Client, Server};
 
@@ -42,6 +42,9 @@ struct Candidate {
     events: Arc<Mutex<Vec<(Instant, Event)>>>,
     /// How many events `next` has consumed.
     seen: Mutex<usize>,
+    /// `Some`: a host whose leader work has not stopped yet holds `Lost`'s
+    /// acknowledgement here. `None` (the default): acknowledged at once.
+    held: Arc<Mutex<Option<Vec<LostAck>>>>,
     done: tokio::task::JoinHandle<()>,
 }
 
@@ -61,9 +64,16 @@ impl Candidate {
             cancel.clone(),
         );
         let record = events.clone();
+        let held = Arc::new(Mutex::new(None::<Vec<LostAck>>));
+        let holder = held.clone();
         let done = tokio::spawn(async move {
             let recorder = tokio::spawn(async move {
-                while let Some(event) = receiver.recv().await {
+                while let Some(mut event) = receiver.recv().await {
+                    if let Some(ack) = event.take_ack()
+                        && let Some(acks) = holder.lock().unwrap().as_mut()
+                    {
+                        acks.push(ack);
+                    }
                     record.lock().unwrap().push((Instant::now(), event));
                 }
             });
@@ -77,6 +87,7 @@ impl Candidate {
             cancel,
             events,
             seen: Mutex::new(0),
+            held,
             done,
         }
     }
@@ -97,6 +108,21 @@ impl Candidate {
         self.done.await.unwrap();
         let events = self.events.lock().unwrap().clone();
         (started.elapsed(), events)
+    }
+
+    /// From now on its host holds each `Lost` until [`Self::work_stopped`].
+    fn keep_working_after_loss(&self) {
+        *self.held.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// Its host's leader work has stopped: acknowledge what it held.
+    fn work_stopped(&self) {
+        *self.held.lock().unwrap() = None;
+    }
+
+    /// Begins stopping, as `stop()` does, without waiting for the end.
+    fn request_stop(&self) {
+        self.cancel.cancel();
     }
 
     fn events(&self) -> Vec<(Instant, Event)> {
@@ -498,4 +524,131 @@ async fn a_lease_deleted_under_a_cut_off_leader_is_recreated_only_after_its_clai
     assert_no_overlap(&[&a, &b]);
     a.stop().await;
     b.stop().await;
+}
+
+// --- Safe handover: nothing is handed over before the host's work stops ---
+
+fn is_stopped_loss(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Lost {
+            reason: LostReason::Stopped,
+            ..
+        }
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stopped_leader_keeps_the_lease_until_its_work_stops_then_releases() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a").stop_timeout(secs(60))).await;
+    let b = Candidate::start(&server, config("b"));
+    b.next(secs(1), |e| matches!(e, Event::LeaderChanged { .. }))
+        .await;
+    a.keep_working_after_loss();
+    a.request_stop();
+    a.next(secs(1), is_stopped_loss).await;
+    // Longer than the lease: a renews it while its host winds down, so b,
+    // watching, never sees it expire.
+    sleep(LEASE * 2).await;
+    assert_eq!(record(&server).holder.as_deref(), Some("a"));
+    assert_eq!(b.acquisitions(), 0);
+    assert!(a.shared.status.lock().unwrap().leading_until.is_none());
+    let stopped_at = Instant::now();
+    a.work_stopped();
+    let (acquired_at, _) = b
+        .next(secs(1), |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    assert!(acquired_at >= stopped_at && acquired_at - stopped_at < Duration::from_millis(100));
+    assert_no_overlap(&[&a, &b]);
+    let (_, events) = a.stop().await;
+    // No `Renewed` after `Lost`: the host was told it no longer leads.
+    let lost = events.iter().position(|(_, e)| is_stopped_loss(e)).unwrap();
+    assert!(
+        !events[lost..]
+            .iter()
+            .any(|(_, e)| matches!(e, Event::Renewed { .. }))
+    );
+    b.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_leader_whose_work_never_stops_is_left_to_expire_after_the_stop_timeout() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a").stop_timeout(secs(5))).await;
+    let b = Candidate::start(&server, config("b"));
+    b.next(secs(1), |e| matches!(e, Event::LeaderChanged { .. }))
+        .await;
+    a.keep_working_after_loss();
+    let stopped_at = Instant::now();
+    let (took, events) = a.stop().await;
+    assert!(took >= secs(5) && took < secs(6), "stop took {took:?}");
+    assert!(matches!(events.last(), Some((_, Event::Stopped))));
+    // Not released: b takes it only when it expires, a lease duration after
+    // a's last renewal, made within a retry period of the timeout.
+    assert_eq!(record(&server).holder.as_deref(), Some("a"));
+    let (acquired_at, _) = b
+        .next(LEASE * 2, |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    let after = acquired_at - stopped_at;
+    assert!(
+        after >= secs(5) - RETRY * 2 + LEASE && after <= secs(5) + LEASE + RETRY * 2,
+        "b acquired {after:?} after the stop"
+    );
+    b.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_takeover_no_campaign_until_the_host_acknowledges() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a")).await;
+    a.keep_working_after_loss();
+    // An intruder takes the lease for a second and leaves it to expire.
+    server.put(held_for("intruder", "2026-01-01T00:00:00.000000Z", 5, 1));
+    a.next(RETRY * 2, |e| {
+        matches!(
+            e,
+            Event::Lost {
+                reason: LostReason::TakenOver { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    sleep(LEASE * 2).await;
+    assert_eq!(
+        a.acquisitions(),
+        1,
+        "campaigned with its work still running"
+    );
+    let stopped_at = Instant::now();
+    a.work_stopped();
+    let (acquired_at, _) = a
+        .next(RETRY * 2, |e| matches!(e, Event::Acquired { .. }))
+        .await;
+    // At once: the intruder's lease expired long ago.
+    assert!(acquired_at - stopped_at < Duration::from_millis(100));
+    assert_eq!(record(&server).holder.as_deref(), Some("a"));
+    a.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_loss_nobody_receives_is_acknowledged_at_once() {
+    let server = Server::new();
+    let config = Arc::new(config("a").build().unwrap());
+    let client = Client::new(&server, config.request_timeout());
+    let shared = Arc::new(Shared::default());
+    let cancel = CancellationToken::new();
+    let (sender, receiver) = events::channel(shared.counters.queued_events.clone());
+    drop(receiver);
+    let engine = Engine::new(config, client, shared.clone(), sender, cancel.clone());
+    let done = tokio::spawn(engine.run());
+    while shared.status.lock().unwrap().leading_until.is_none() {
+        sleep(Duration::from_millis(10)).await;
+    }
+    let stopped_at = Instant::now();
+    cancel.cancel();
+    done.await.unwrap();
+    assert!(stopped_at.elapsed() < Duration::from_millis(100));
+    assert_eq!(record(&server).holder, None, "released");
 }

@@ -43,7 +43,9 @@ impl Candidate {
         let log = Arc::new(Mutex::new(Vec::new()));
         let record = log.clone();
         tokio::spawn(async move {
-            while let Some(event) = stream.recv().await {
+            while let Some(mut event) = stream.recv().await {
+                // A host with no leader work: a loss is acknowledged at once.
+                event.take_ack();
                 record.lock().unwrap().push((Instant::now(), event.clone()));
                 let _ = sender.send(event);
             }
