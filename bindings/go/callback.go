@@ -22,7 +22,12 @@ func electorGoOnEvent(userdata unsafe.Pointer, ev *C.elector_event) {
 		}
 	}()
 	e := handleOf(userdata).Value().(*Elector)
-	e.queue.push(copyEvent(ev))
+	event := copyEvent(ev)
+	if event.Kind == EventLost {
+		// Acknowledged when the event is taken, not when this returns.
+		event.ack = C.elector_event_defer_ack(ev)
+	}
+	e.queue.push(event)
 }
 
 // electorGoFree runs once, after the last event.

@@ -59,6 +59,10 @@ type Config struct {
 	// ReleaseTimeout bounds the release on Stop, all requests together
 	// (zero: 5 s); after it the lease is left to expire.
 	ReleaseTimeout time.Duration
+	// StopTimeout bounds how long Stop keeps the lease (renewing it) while
+	// leader work stops, that is until Lost is acknowledged (zero: 10 s).
+	// After it the lease is not released but left to expire.
+	StopTimeout time.Duration
 
 	Labels map[string]string // written on create and takeover
 	Owner  *OwnerReference   // written on create and takeover
@@ -125,10 +129,18 @@ func New(cfg Config) (*Elector, error) {
 
 // Events returns the elector's events, in order; call it before Start, as
 // events before the first call are not kept. The channel is closed after
-// EventStopped (at once if the elector already stopped). Events are queued
-// without bound until read: read until the channel is closed.
+// EventStopped (at once if the elector already stopped, or if Lead took the
+// events). Events are queued without bound until read: read until the
+// channel is closed. Taking EventLost from the channel acknowledges it: stop
+// leader work before you take it, or use Lead.
 func (e *Elector) Events() <-chan Event {
-	return e.queue.subscribe()
+	events, ok := e.queue.subscribe(false)
+	if !ok {
+		closed := make(chan Event)
+		close(closed)
+		return closed
+	}
+	return events
 }
 
 // Start connects and starts campaigning; the outcome arrives as events.
@@ -150,9 +162,11 @@ func (e *Elector) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Stop stops campaigning: a leader emits Lost and releases the lease, then
-// Stopped is emitted. It returns when no further event will be delivered.
-// Idempotent.
+// Stop stops campaigning: a leader emits Lost, keeps the lease (renewing
+// it) until Lost is acknowledged (at most StopTimeout), then releases it;
+// then Stopped is emitted. It returns when no further event will be
+// delivered. Idempotent. Keep reading Events while it runs: an EventLost
+// not taken is not acknowledged.
 func (e *Elector) Stop() {
 	_ = e.use(func(ptr *C.elector) error {
 		C.elector_stop(ptr)
@@ -350,6 +364,7 @@ func newConfig(cfg Config) (*C.elector_config, error) {
 				{"renew_deadline", cfg.RenewDeadline, func(v C.uint64_t) C.elector_result { return C.elector_config_set_renew_deadline_ms(config, v) }},
 				{"retry_period", cfg.RetryPeriod, func(v C.uint64_t) C.elector_result { return C.elector_config_set_retry_period_ms(config, v) }},
 				{"release_timeout", cfg.ReleaseTimeout, func(v C.uint64_t) C.elector_result { return C.elector_config_set_release_timeout_ms(config, v) }},
+				{"stop_timeout", cfg.StopTimeout, func(v C.uint64_t) C.elector_result { return C.elector_config_set_stop_timeout_ms(config, v) }},
 			} {
 				if d.value < 0 || d.value%time.Millisecond != 0 {
 					return &Error{Code: InvalidTiming, Message: fmt.Sprintf("invalid %s: %v is not a positive whole number of milliseconds", d.name, d.value)}

@@ -42,8 +42,15 @@ func start(t *testing.T, cfg elector.Config) (*elector.Elector, <-chan elector.E
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = e.Close() })
 	events := e.Events()
+	t.Cleanup(func() {
+		// Take what is left, so that a leader's Lost is acknowledged.
+		go func() {
+			for range events {
+			}
+		}()
+		_ = e.Close()
+	})
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +96,15 @@ func TestElectionAndHandover(t *testing.T) {
 	}
 
 	stopped := time.Now()
-	a.Stop()
+	// Stop returns once Lost is taken (acknowledged) and the lease released.
+	stopReturned := make(chan struct{})
+	go func() { a.Stop(); close(stopReturned) }()
 	lost := waitFor(t, aEvents, elector.EventLost, time.Second)
 	if lost.LostReason != elector.LostStopped {
 		t.Fatalf("lost: %+v", lost)
 	}
 	waitFor(t, aEvents, elector.EventStopped, time.Second)
+	<-stopReturned
 	if _, open := <-aEvents; open {
 		t.Fatal("events not closed after stopped")
 	}
@@ -241,8 +251,131 @@ func TestRunStopsWhenTheContextEnds(t *testing.T) {
 	go func() { done <- e.Run(ctx) }()
 	waitFor(t, events, elector.EventAcquired, 10*time.Second)
 	cancel()
+	waitFor(t, events, elector.EventStopped, time.Second)
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run returned %v", err)
 	}
-	waitFor(t, events, elector.EventStopped, time.Second)
+}
+
+// unit is one unit of leader work: who did it, and when it began and ended.
+type unit struct {
+	who        string
+	begin, end time.Time
+}
+
+// worker leads on cfg until ctx is done, running units that each wait
+// `length` (as a database call would) and check for the end of the term only
+// between units, so that a unit in flight at the loss runs to its end.
+func worker(cfg elector.Config, length time.Duration, mu *sync.Mutex, units *[]unit) func(ctx context.Context) error {
+	e, err := elector.New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return func(ctx context.Context) error {
+		defer e.Close()
+		return e.Lead(ctx, func(ctx context.Context, term int64) error {
+			for ctx.Err() == nil {
+				begin := time.Now()
+				time.Sleep(length)
+				mu.Lock()
+				*units = append(*units, unit{cfg.Identity, begin, time.Now()})
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+}
+
+func TestLeadHandsOverOnlyAfterTheUnitInFlight(t *testing.T) {
+	lease := uniqueLease("go-lead")
+	var mu sync.Mutex
+	var units []unit
+	count := func(who string) (n int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range units {
+			if u.who == who {
+				n++
+			}
+		}
+		return n
+	}
+	waitUntil := func(what func() bool) {
+		for deadline := time.Now().Add(10 * time.Second); !what(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("condition not met in time")
+			}
+		}
+	}
+	long := func(identity string) elector.Config {
+		cfg := config(t, lease, identity)
+		// A lease far longer than the handover: one within it was a release.
+		cfg.LeaseDuration, cfg.RenewDeadline = 30*time.Second, 15*time.Second
+		return cfg
+	}
+	const length = 300 * time.Millisecond
+	aCtx, stopA := context.WithCancel(context.Background())
+	aDone := make(chan error, 1)
+	go func() { aDone <- worker(long("go-a"), length, &mu, &units)(aCtx) }()
+	waitUntil(func() bool { return count("go-a") > 0 })
+	bCtx, stopB := context.WithCancel(context.Background())
+	bDone := make(chan error, 1)
+	go func() { bDone <- worker(long("go-b"), length, &mu, &units)(bCtx) }()
+	time.Sleep(time.Second + length/2) // b follows; a is mid-unit
+	stopA()
+	if err := <-aDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a's Lead returned %v", err)
+	}
+	stoppedAt := time.Now()
+	waitUntil(func() bool { return count("go-b") > 0 })
+	stopB()
+	<-bDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	var aEnd, bBegin time.Time
+	for _, u := range units {
+		if u.who == "go-a" && u.end.After(aEnd) {
+			aEnd = u.end
+		}
+		if u.who == "go-b" && (bBegin.IsZero() || u.begin.Before(bBegin)) {
+			bBegin = u.begin
+		}
+	}
+	if !aEnd.Before(bBegin) {
+		t.Fatalf("b began a unit at %v, before a's last ended at %v", bBegin, aEnd)
+	}
+	if handover := bBegin.Sub(stoppedAt); handover > 10*time.Second {
+		t.Fatalf("b began %v after a stopped: the lease expired instead of being released", handover)
+	}
+}
+
+func TestLeadReturnsTheWorksErrorAndStops(t *testing.T) {
+	e, err := elector.New(config(t, uniqueLease("go-lead-err"), "go-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	failed := errors.New("work failed")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.Lead(ctx, func(context.Context, int64) error { return failed }); !errors.Is(err, failed) {
+		t.Fatalf("Lead returned %v", err)
+	}
+	var stopped *elector.Error
+	if e.IsLeader() || !errors.As(e.Start(), &stopped) || stopped.Code != elector.Stopped {
+		t.Fatalf("not stopped after the work failed: leader %v", e.IsLeader())
+	}
+	if _, open := <-e.Events(); open {
+		t.Fatal("Events after Lead: want a closed channel")
+	}
+	other, err := elector.New(config(t, uniqueLease("go-lead-taken"), "go-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.Events()
+	if err := other.Lead(ctx, func(context.Context, int64) error { return nil }); !errors.Is(err, elector.ErrEventsTaken) {
+		t.Fatalf("Lead after Events returned %v", err)
+	}
 }

@@ -88,6 +88,20 @@ type Event struct {
 	// The lease as Kubernetes JSON, when the event carries one.
 	LeaseJSON []byte
 	RenewTime time.Time
+
+	// Lost: the acknowledgement that leader work has stopped, given when
+	// the event is taken from the channel (or, under Lead, when the term's
+	// function has returned).
+	ack *C.elector_lost_ack
+}
+
+// acknowledge tells the library that leader work has stopped after a Lost:
+// only then does it release the lease on Stop, or campaign again.
+func (ev *Event) acknowledge() {
+	if ev.ack != nil {
+		C.elector_lost_ack_done(ev.ack)
+		ev.ack = nil
+	}
 }
 
 func copyEvent(ev *C.elector_event) Event {
@@ -116,12 +130,15 @@ func copyEvent(ev *C.elector_event) Event {
 }
 
 // eventQueue takes events from the library's thread without ever blocking
-// it, and hands them to the subscriber's channel in order.
+// it, and hands them to the subscriber's channel in order. A Lost is
+// acknowledged once the subscriber has taken it, unless the subscriber is
+// Lead, which acknowledges it itself.
 type eventQueue struct {
 	mu      sync.Mutex
 	pending []Event
 	wake    chan struct{}
 	out     chan Event
+	byLead  bool // the subscriber is Lead
 	stopped bool // EventStopped was seen
 }
 
@@ -134,8 +151,10 @@ func (q *eventQueue) push(ev Event) {
 	q.mu.Lock()
 	q.stopped = q.stopped || ev.Kind == EventStopped
 	if q.out == nil {
-		// Nobody subscribed: events are optional.
+		// Nobody subscribed: events are optional, and a loss nobody hears
+		// of is acknowledged at once.
 		q.mu.Unlock()
+		ev.acknowledge()
 		return
 	}
 	q.pending = append(q.pending, ev)
@@ -146,10 +165,16 @@ func (q *eventQueue) push(ev Event) {
 	}
 }
 
-func (q *eventQueue) subscribe() <-chan Event {
+// subscribe returns the one channel of events; ok is false when Lead took
+// them, or when Lead asks and they were taken.
+func (q *eventQueue) subscribe(byLead bool) (events <-chan Event, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.out != nil && (byLead || q.byLead) {
+		return nil, false
+	}
 	if q.out == nil {
+		q.byLead = byLead
 		q.out = make(chan Event)
 		if q.stopped {
 			close(q.out) // nothing will follow
@@ -157,7 +182,7 @@ func (q *eventQueue) subscribe() <-chan Event {
 			go q.pump()
 		}
 	}
-	return q.out
+	return q.out, true
 }
 
 func (q *eventQueue) pump() {
@@ -168,6 +193,9 @@ func (q *eventQueue) pump() {
 		q.mu.Unlock()
 		for _, ev := range batch {
 			q.out <- ev
+			if !q.byLead {
+				ev.acknowledge() // taken
+			}
 		}
 		// Stopped is always the last event.
 		if len(batch) > 0 && batch[len(batch)-1].Kind == EventStopped {
