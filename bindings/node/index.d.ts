@@ -46,6 +46,20 @@ export interface ElectorOptions {
   release_on_stop?: boolean
   /** How long stop() may spend releasing the lease (default 5000); after it the lease is left to expire. */
   release_timeout_ms?: number
+  /**
+   * How long stop() keeps the lease, renewing it, while leadership_lost's
+   * listeners and lead()'s work finish (default 10000); after it the lease is
+   * not released but left to expire.
+   */
+  stop_timeout_ms?: number
+}
+
+/** What lead()'s work is given for one term. */
+export interface Leadership {
+  /** Aborted when the term ends; its reason has code ERR_ELECTOR_LEADERSHIP_LOST. */
+  signal: AbortSignal
+  /** The lease's leaseTransitions for this term: a fencing token. */
+  term: number
 }
 
 export interface AcquiredEvent { lease: string; term: number }
@@ -76,6 +90,13 @@ export declare class Elector extends EventEmitter {
   log: Logger
   start(): Promise<void>
   stop(): Promise<void>
+  /**
+   * Runs `work` while this elector leads, once per term; the loss is
+   * acknowledged (and on stop the lease released) only once its promise has
+   * settled. Settles when the elector stops: rejected with the work's first
+   * error (which stops the elector), else resolved.
+   */
+  lead(work: (leadership: Leadership) => unknown | Promise<unknown>): Promise<void>
   /** The lease as last observed, in Kubernetes JSON shape. */
   getLease(): Record<string, unknown> | null
   stats(): Record<string, number>

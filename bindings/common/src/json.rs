@@ -20,7 +20,9 @@ pub fn event(event: &Event) -> Value {
             "kind": "renewed", "lease": lease(l),
             "renew_time": renew_time.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         }),
-        Event::Lost { lease: l, reason } => {
+        Event::Lost {
+            lease: l, reason, ..
+        } => {
             let (reason, holder) = lost_reason(reason);
             json!({"kind": "lost", "lease": lease(l), "reason": reason, "holder": holder})
         }

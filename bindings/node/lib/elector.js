@@ -148,6 +148,10 @@ class Elector extends EventEmitter {
   #local_acquired = null
   #local
   #log_key = null
+  // lead(): the work, the running term's {controller, settled} and the first failure.
+  #lead = null
+  #finished
+  #finish
 
   constructor({
     auto_close = true
@@ -161,8 +165,10 @@ class Elector extends EventEmitter {
   , wait_for_leadership = false
   , release_on_stop = true
   , release_timeout_ms
+  , stop_timeout_ms
   } = {}) {
     super()
+    this.#finished = new Promise((resolve) => { this.#finish = resolve })
     renew_interval_ms = numeric(renew_interval_ms)
     checkType('renew_interval_ms', renew_interval_ms, 'number')
     if (renew_deadline_ms !== undefined) checkType('renew_deadline_ms', renew_deadline_ms, 'number')
@@ -176,6 +182,7 @@ class Elector extends EventEmitter {
     checkType('wait_for_leadership', wait_for_leadership, 'boolean')
     checkType('release_on_stop', release_on_stop, 'boolean')
     if (release_timeout_ms !== undefined) checkType('release_timeout_ms', release_timeout_ms, 'number')
+    if (stop_timeout_ms !== undefined) checkType('stop_timeout_ms', stop_timeout_ms, 'number')
     if (log === null || typeof log !== 'object' || ['debug', 'info', 'warn', 'error'].some((l) => typeof log[l] !== 'function')) {
       throw invalidType('log', `a logger with debug, info, warn and error methods (abstract-logging)`, log)
     }
@@ -205,6 +212,7 @@ class Elector extends EventEmitter {
       , identity
       , releaseOnStop: release_on_stop
       , releaseTimeoutMs: release_timeout_ms
+      , stopTimeoutMs: stop_timeout_ms
       , leaseDurationMs: timing.lease_duration_ms
       , renewDeadlineMs: timing.renew_deadline_ms
       , retryPeriodMs: timing.retry_period_ms
@@ -259,6 +267,62 @@ class Elector extends EventEmitter {
   }
 
   /**
+   * Runs `work` while this elector leads: once per term, as
+   * `work({signal, term})`, where `signal` is an AbortSignal aborted when the
+   * term ends and `term` is the fencing token. The loss is acknowledged, and
+   * on stop the lease released, only once the promise `work` returns has
+   * settled, so the next leader's work never overlaps this one's. Work that
+   * resolves early leaves this elector leading, idle, until the term ends;
+   * work that rejects stops the elector.
+   *
+   * Registers the work for every term; may be called before or after
+   * start(), and does not start the elector. Returns a promise that settles
+   * when the elector stops: rejected with the first error the work threw,
+   * otherwise resolved.
+   */
+  lead(work) {
+    if (typeof work !== 'function') throw invalidType('work', 'a function', work)
+    if (this.#lead) {
+      const err = new Error('lead() was already called on this elector: register one function, it runs for every term')
+      err.code = 'ERR_ELECTOR_LEAD_TWICE'
+      throw err
+    }
+    this.#lead = {work, term: null, failure: null}
+    if (this.current_leader) this.#startWork(this.term)
+    return this.#finished.then(() => {
+      if (this.#lead.failure) throw this.#lead.failure
+    })
+  }
+
+  #startWork(term) {
+    const lead = this.#lead
+    if (!lead || lead.term) return
+    const controller = new AbortController()
+    const settled = (async () => lead.work({signal: controller.signal, term}))().then(
+      () => {}
+    , (err) => {
+        if (lead.failure) return
+        lead.failure = err
+        this.log.error({err}, 'leader work failed: stopping the elector')
+        this.stop()
+      }
+    )
+    lead.term = {controller, settled}
+    settled.then(() => { if (lead.term?.settled === settled) lead.term = null })
+  }
+
+  /** Aborts the term's work; resolves once it has settled. */
+  async #endWork(reason) {
+    const term = this.#lead?.term
+    if (!term) return
+    const err = new Error(`leadership lost: ${reason}`)
+    err.code = 'ERR_ELECTOR_LEADERSHIP_LOST'
+    err.reason = reason
+    term.controller.abort(err)
+    await term.settled
+  }
+
+  /**
    * Starts campaigning. Resolves once the engine runs, or with
    * wait_for_leadership once the election's outcome is known (this elector
    * or another leads).
@@ -270,7 +334,10 @@ class Elector extends EventEmitter {
     if (this.#options.auto_close) autoClose(this, true)
     if (this.#local) {
       this.#leading = true
-      this.#local_acquired = setImmediate(() => this.emit(EVENTS.LEADERSHIP_ACQUIRED, {lease: this.#lease_name, term: 0}))
+      this.#local_acquired = setImmediate(() => {
+        this.#startWork(0)
+        this.emit(EVENTS.LEADERSHIP_ACQUIRED, {lease: this.#lease_name, term: 0})
+      })
       return
     }
     if (this.log !== silent) {
@@ -294,9 +361,10 @@ class Elector extends EventEmitter {
   }
 
   /**
-   * Stops: if leading, emits leadership_lost and releases the lease so a
-   * standby takes over at once. Resolves when no further event will be
-   * emitted. Idempotent.
+   * Stops: if leading, emits leadership_lost, waits for its listeners to
+   * return and lead()'s work to settle (renewing the lease meanwhile, for at
+   * most stop_timeout_ms), then releases the lease so a standby takes over
+   * at once. Resolves when no further event will be emitted. Idempotent.
    */
   stop() {
     if (!this.#stopping) this.#stopping = this.#stop()
@@ -309,11 +377,19 @@ class Elector extends EventEmitter {
     if (this.#local) {
       if (this.#leading) {
         this.#leading = false
-        this.emit(EVENTS.LEADERSHIP_LOST, {lease: this.#lease_name, reason: 'stopped'})
+        try {
+          this.emit(EVENTS.LEADERSHIP_LOST, {lease: this.#lease_name, reason: 'stopped'})
+        } finally {
+          await this.#endWork('stopped')
+        }
       }
+      this.#finish()
       return
     }
-    if (!this.#started) return
+    if (!this.#started) {
+      this.#finish()
+      return
+    }
     await this.#native.stop()
     await this.#stopped_event
     if (loggers.get(this.#log_key) === this.log) loggers.delete(this.#log_key)
@@ -339,6 +415,7 @@ class Elector extends EventEmitter {
     switch (event.kind) {
       case 'acquired':
         this.#leading = true
+        this.#startWork(event.term)
         this.emit(EVENTS.LEADERSHIP_ACQUIRED, {lease, term: event.term})
         break
       case 'renewed':
@@ -346,7 +423,13 @@ class Elector extends EventEmitter {
         break
       case 'lost':
         this.#leading = false
-        this.emit(EVENTS.LEADERSHIP_LOST, {lease, reason: event.reason, holder: event.holder ?? null})
+        // The engine releases the lease, or campaigns again, only once the
+        // listeners have returned and lead()'s work has settled.
+        try {
+          this.emit(EVENTS.LEADERSHIP_LOST, {lease, reason: event.reason, holder: event.holder ?? null})
+        } finally {
+          this.#endWork(event.reason).then(() => this.#native.acknowledgeLost())
+        }
         break
       case 'leader_changed':
         this.emit(EVENTS.LEADER_CHANGED, {lease, leader: event.leader ?? null})
@@ -361,6 +444,7 @@ class Elector extends EventEmitter {
       }
       case 'stopped':
         stopped()
+        this.#finish()
         break
     }
   }
@@ -386,6 +470,8 @@ function configError(err) {
       lease_duration: 'lease_duration_sec'
     , renew_deadline: 'renew_deadline_ms'
     , retry_period: 'renew_interval_ms'
+    , release_timeout: 'release_timeout_ms'
+    , stop_timeout: 'stop_timeout_ms'
     }[field] ?? field
     return invalidValue(option, message)
   } catch {

@@ -8,8 +8,10 @@
 
 mod log;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use elector_bindings::ack::HeldAck;
 use elector_core::{Config, Connection, Elector};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -28,6 +30,8 @@ pub struct NativeOptions {
     pub release_on_stop: bool,
     /// Absent: the engine's default.
     pub release_timeout_ms: Option<u32>,
+    /// Absent: the engine's default.
+    pub stop_timeout_ms: Option<u32>,
     /// A kubeconfig path; absent: inferred (KUBECONFIG, then in-cluster).
     pub kubeconfig: Option<String>,
     pub context: Option<String>,
@@ -36,6 +40,9 @@ pub struct NativeOptions {
 #[napi]
 pub struct NativeElector {
     inner: Elector,
+    /// `Lost`'s acknowledgement, given by the JS layer once its listeners
+    /// and leader work are done.
+    lost: Arc<HeldAck>,
 }
 
 /// A configuration error: `field` and `rule` let the JS layer throw an
@@ -68,22 +75,28 @@ impl NativeElector {
         if let Some(value) = options.release_timeout_ms {
             builder = builder.release_timeout(ms(value));
         }
+        if let Some(value) = options.stop_timeout_ms {
+            builder = builder.stop_timeout(ms(value));
+        }
         let config = builder.build().map_err(config_error)?;
         Ok(NativeElector {
             inner: Elector::new(config),
+            lost: Arc::default(),
         })
     }
 
     /// Registers `on_event` (called with each event as JSON, in order) and
-    /// starts campaigning.
+    /// starts campaigning. A `lost` event waits for `acknowledgeLost()`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start(&self, on_event: Function<String, ()>) -> Result<AsyncTask<Start>> {
         let deliver = on_event
             .build_threadsafe_function::<String>()
             .callee_handled::<false>()
             .build()?;
+        let lost = self.lost.clone();
         self.inner
-            .on_event(move |event| {
+            .on_event(move |mut event| {
+                lost.hold(&mut event);
                 deliver.call(
                     elector_bindings::json::event(&event).to_string(),
                     ThreadsafeFunctionCallMode::NonBlocking,
@@ -93,6 +106,13 @@ impl NativeElector {
         Ok(AsyncTask::new(Start {
             elector: self.inner.clone(),
         }))
+    }
+
+    /// The JS layer's leader work has stopped after a `lost` event: the
+    /// engine may release the lease, or campaign again.
+    #[napi]
+    pub fn acknowledge_lost(&self) {
+        self.lost.acknowledge();
     }
 
     /// Stops; resolves once the engine delivered its last event.
