@@ -70,7 +70,9 @@ async fn candidate(identity: &str, lease: &str) -> Result<()> {
     loop {
         tokio::select! {
             _ = terminate.recv() => {
-                elector.stop().await;
+                // Not stop().await: it would wait for this loop to take
+                // `Lost`, which acknowledges it. The events tell the rest.
+                elector.request_stop();
             }
             event = events.recv() => match event {
                 Some(Event::Acquired { term, .. }) => println!("acquired term={term}"),

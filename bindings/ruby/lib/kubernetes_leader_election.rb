@@ -188,6 +188,7 @@ end
 
 require "kubernetes_leader_election/version"
 require "kubernetes_leader_election/errors"
+require "kubernetes_leader_election/lead"
 require "kubernetes_leader_election/check"
 # The platform gem carries one prebuilt extension per Ruby minor version
 # (kubernetes_leader_election/X.Y/native); the source gem builds one at install.

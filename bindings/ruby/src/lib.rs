@@ -12,6 +12,7 @@ mod gvl;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
+use elector_bindings::ack::HeldAck;
 use elector_core::{Config, Connection, Elector, OwnerReference, Token};
 use magnus::prelude::*;
 use magnus::{Error, ExceptionClass, RClass, Ruby, function, method};
@@ -29,6 +30,9 @@ static LOG_LINES: LazyLock<Inbox<String>> = LazyLock::new(Inbox::default);
 struct Native {
     elector: Elector,
     events: Arc<Inbox<String>>,
+    /// `Lost`'s acknowledgement, given by the Ruby layer once the blocks
+    /// and `lead`'s block have returned.
+    lost: Arc<HeldAck>,
     /// Set by the first `stop`; later calls wait for the same stop.
     stopped: OnceLock<Arc<Waitable<bool>>>,
 }
@@ -42,13 +46,18 @@ impl Native {
         let config = config_from(&options).map_err(|e| config_error(ruby, e))?;
         let elector = Elector::new(config);
         let events = Arc::new(Inbox::default());
-        let inbox = events.clone();
+        let lost = Arc::new(HeldAck::default());
+        let (inbox, held) = (events.clone(), lost.clone());
         elector
-            .on_event(move |event| inbox.push(elector_bindings::json::event(&event).to_string()))
+            .on_event(move |mut event| {
+                held.hold(&mut event);
+                inbox.push(elector_bindings::json::event(&event).to_string())
+            })
             .map_err(|e| elector_error(ruby, &e))?;
         Ok(Native {
             elector,
             events,
+            lost,
             stopped: OnceLock::new(),
         })
     }
@@ -84,6 +93,17 @@ impl Native {
             done
         });
         done.wait(None, |finished| finished.then_some(())).is_some()
+    }
+
+    /// Begins stopping and returns at once, for a stop from the thread that
+    /// delivers the events (the rest follow in the inbox).
+    fn request_stop(&self) {
+        self.elector.request_stop();
+    }
+
+    /// The Ruby layer's leader work has stopped after a `lost` event.
+    fn acknowledge_lost(&self) {
+        self.lost.acknowledge();
     }
 
     /// The next event as JSON, waiting up to `timeout` seconds (`nil`:
@@ -158,6 +178,9 @@ fn config_from(options: &Value) -> Result<Config, elector_core::ConfigError> {
     if let Some(value) = options["release_timeout"].as_f64() {
         builder = builder.release_timeout(seconds(value));
     }
+    if let Some(value) = options["stop_timeout"].as_f64() {
+        builder = builder.stop_timeout(seconds(value));
+    }
     if let Ok(owner) = serde_json::from_value::<OwnerReference>(options["owner"].clone()) {
         builder = builder.owner_reference(owner);
     }
@@ -221,6 +244,8 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     class.define_method("start", method!(Native::start, 0))?;
     class.define_method("stop", method!(Native::stop, 0))?;
     class.define_method("next_event", method!(Native::next_event, 1))?;
+    class.define_method("request_stop", method!(Native::request_stop, 0))?;
+    class.define_method("acknowledge_lost", method!(Native::acknowledge_lost, 0))?;
     class.define_method("leader?", method!(Native::is_leader, 0))?;
     class.define_method("leader", method!(Native::leader, 0))?;
     class.define_method("term", method!(Native::term, 0))?;

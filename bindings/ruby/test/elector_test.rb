@@ -69,14 +69,14 @@ class ElectorTest < Minitest::Test
   def test_stop_from_inside_a_block_delivers_lost_and_stopped_before_returning
     e = elector(unique_lease, "a")
     order = []
+    done = Queue.new
     e.on_acquired do
       e.stop
       order << :stop_returned
+      done << true
     end
     e.on_lost { |event| order << [:lost, event[:reason]] }
-    done = Queue.new
     e.on_stopped { order << :stopped }
-    e.on_stopped { done << true }
     e.start
     Timeout.timeout(20) { done.pop }
     assert_equal [%i[lost stopped], :stopped, :stop_returned], order

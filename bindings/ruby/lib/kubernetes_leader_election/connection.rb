@@ -7,6 +7,22 @@ class KubernetesLeaderElection
   module Connection
     module_function
 
+    # The connection from Elector's options: a kubeclient, else a
+    # kubeconfig and context, else inferred (KUBECONFIG, then in-cluster).
+    def of(kubeclient, kubeconfig, context)
+      if kubeclient
+        raise ConfigError.new("kubeclient: give kubeclient or kubeconfig, not both", "kubeclient") if kubeconfig || context
+
+        from_kubeclient(kubeclient)
+      elsif kubeconfig || context
+        Check.string(kubeconfig, "kubeconfig") if kubeconfig
+        Check.string(context, "context") if context
+        { kind: "kubeconfig", path: kubeconfig, context: context }
+      else
+        { kind: "infer" }
+      end
+    end
+
     # `client` is a Kubeclient::Client, or a callable returning one.
     def from_kubeclient(client)
       client = client.call if client.respond_to?(:call)

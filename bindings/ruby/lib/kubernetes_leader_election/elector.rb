@@ -41,11 +41,14 @@ class KubernetesLeaderElection
     # a callable returning one), else `kubeconfig:` and `context:`, else
     # KUBECONFIG or the in-cluster service account. Durations in seconds,
     # client-go's defaults; `release_timeout` bounds the release on stop
-    # (nil: 5 s). `logger` gets the engine's lines from `log_level`
-    # up (:debug, :info, :warn, :error).
+    # (nil: 5 s); `stop_timeout` bounds how long `stop` keeps the lease
+    # (renewing it) while the `lost` blocks and `lead`'s block finish (nil:
+    # 10 s), after which the lease is left to expire instead of released.
+    # `logger` gets the engine's lines from `log_level` up (:debug, :info,
+    # :warn, :error).
     def initialize(name, namespace:, identity:, kubeclient: nil, kubeconfig: nil, context: nil,
                    lease_duration: 15, renew_deadline: 10, retry_period: 2, release_on_stop: true,
-                   release_timeout: nil, owner: nil, logger: nil, log_level: :debug)
+                   release_timeout: nil, stop_timeout: nil, owner: nil, logger: nil, log_level: :debug)
       Check.string(name, "name")
       Check.string(namespace, "namespace")
       Check.string(identity, "identity")
@@ -53,6 +56,7 @@ class KubernetesLeaderElection
         Check.seconds(value, field.to_s)
       end
       Check.seconds(release_timeout, "release_timeout") unless release_timeout.nil?
+      Check.seconds(stop_timeout, "stop_timeout") unless stop_timeout.nil?
       Check.logger(logger, "logger") if logger
       Check.one_of(log_level, Logs::ORDER, "log_level")
       @name = name
@@ -66,8 +70,8 @@ class KubernetesLeaderElection
                              namespace: namespace, lease_name: name, identity: identity,
                              lease_duration: lease_duration, renew_deadline: renew_deadline,
                              retry_period: retry_period, release_on_stop: release_on_stop ? true : false,
-                             release_timeout: release_timeout, owner: owner,
-                             connection: connection(kubeclient, kubeconfig, context)
+                             release_timeout: release_timeout, stop_timeout: stop_timeout, owner: owner,
+                             connection: Connection.of(kubeclient, kubeconfig, context)
                            ))
     rescue ConfigError => e
       raise ConfigError.new(e.message.sub(/\Ainvalid lease_name:/, "invalid name:"),
@@ -114,19 +118,26 @@ class KubernetesLeaderElection
       self
     end
 
-    # Stops: a leader gets `lost`, releases the lease, then `stopped` is
-    # delivered. Returns once every block has run; idempotent, and safe
-    # from inside a block. Interruptible (Ctrl-C, Thread#kill): the stop then
-    # goes on in the background.
+    # Stops: a leader gets `lost`, keeps the lease (renewing it) until the
+    # `lost` blocks and `lead`'s block have returned, releases it, then
+    # `stopped` is delivered. Returns once every block has run; idempotent,
+    # and safe from inside a block: there it only begins the stop. Interruptible
+    # (Ctrl-C, Thread#kill): the stop then goes on in the background.
     def stop
-      nil until @native.stop
-      if @dispatcher.nil? || Thread.current == @dispatcher
-        # From inside a block (or never started): deliver the rest here.
-        # The engine has finished, so `stopped` is already queued.
-        deliver_next(nil) until @finished
-      else
-        @dispatcher.join
+      if @lead&.inside?
+        # From inside lead's block: the loss interrupts it, and lead
+        # returns once stopped.
+        @native.request_stop
+        return self
       end
+      if @dispatcher.nil? || Thread.current == @dispatcher
+        # From inside a block (or never started): deliver the rest here,
+        # acknowledging `lost` on the way, until `stopped`.
+        @native.request_stop
+        deliver_next(nil) until @finished
+      end
+      nil until @native.stop
+      @dispatcher.join if @dispatcher && Thread.current != @dispatcher
       self.class.running(self, false)
       self
     end
@@ -168,20 +179,6 @@ class KubernetesLeaderElection
 
     private
 
-    def connection(kubeclient, kubeconfig, context)
-      if kubeclient
-        raise ConfigError.new("kubeclient: give kubeclient or kubeconfig, not both", "kubeclient") if kubeconfig || context
-
-        Connection.from_kubeclient(kubeclient)
-      elsif kubeconfig || context
-        Check.string(kubeconfig, "kubeconfig") if kubeconfig
-        Check.string(context, "context") if context
-        { kind: "kubeconfig", path: kubeconfig, context: context }
-      else
-        { kind: "infer" }
-      end
-    end
-
     def deliver_events
       nil while deliver_next(nil)
     end
@@ -197,6 +194,7 @@ class KubernetesLeaderElection
       event = parse(json)
       @finished = true if event[:type] == :stopped
       @handlers[event[:type]].each { |handler| call(handler, event) }
+      to_lead(event)
       !@finished
     end
 

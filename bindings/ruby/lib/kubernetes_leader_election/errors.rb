@@ -15,6 +15,19 @@ class KubernetesLeaderElection
     end
   end
 
+  # Raised inside Elector#lead's block, in its thread, when the term ends
+  # (unless `interrupt: false`): stop leader work now. `reason` is the
+  # lost event's (:stopped, :renew_deadline_exceeded, :taken_over,
+  # :deleted). Elector#lead rescues it.
+  class LeadershipLost < Error
+    attr_reader :reason
+
+    def initialize(message = nil, reason = nil)
+      super(message)
+      @reason = reason
+    end
+  end
+
   # API requests kept failing for longer than the retry budget. `kind` is
   # one of :unauthorized, :forbidden, :timeout, :unavailable, :invalid,
   # :identity_conflict.
