@@ -60,6 +60,8 @@ export interface Leadership {
   signal: AbortSignal
   /** The lease's leaseTransitions for this term: a fencing token. */
   term: number
+  /** Whether the term has ended; read against the renew deadline too, so true at once after a pause. */
+  readonly lost: boolean
 }
 
 export interface AcquiredEvent { lease: string; term: number }

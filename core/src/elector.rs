@@ -149,6 +149,21 @@ impl Elector {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Send + 'static,
     {
+        self.lead_observing(work, |_| {})
+    }
+
+    /// [`lead`](Self::lead), also handing every event to `observe` (for logs
+    /// or metrics) as it arrives, before `lead` acts on it.
+    pub fn lead_observing<F, Fut, E>(
+        &self,
+        work: F,
+        observe: impl FnMut(&Event) + Send + 'static,
+    ) -> Result<impl Future<Output = Result<(), E>> + Send + 'static, Error>
+    where
+        F: FnMut(crate::Leadership) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Send + 'static,
+    {
         let events = self.events()?;
         let inner = Arc::downgrade(&self.inner);
         let stop = move || {
@@ -156,7 +171,12 @@ impl Elector {
                 inner.request_stop();
             }
         };
-        Ok(crate::lead::run(events, stop, work))
+        let terms = crate::lead::Terms {
+            shared: self.inner.shared.clone(),
+            stop,
+            observe,
+        };
+        Ok(crate::lead::run(events, terms, work))
     }
 
     /// Delivers every event to `callback` on a dedicated thread (never an
@@ -244,10 +264,7 @@ impl Elector {
     /// deadline has not passed (checked on every call, so a process that was
     /// paused answers `false` at once on waking).
     pub fn is_leader(&self) -> bool {
-        let status = self.inner.shared.status.lock().unwrap();
-        status
-            .leading_until
-            .is_some_and(|until| !until.reached_by(Moment::now()))
+        self.inner.shared.is_leading()
     }
 
     /// The identity holding the lease as last observed (`None`: free, absent

@@ -49,6 +49,18 @@ pub(crate) struct Shared {
     pub counters: Arc<Counters>,
 }
 
+impl Shared {
+    /// Whether this process leads now: it holds the lease and its renew
+    /// deadline has not passed, checked on every call (a process that was
+    /// paused answers `false` the moment it wakes).
+    pub fn is_leading(&self) -> bool {
+        let status = self.status.lock().unwrap();
+        status
+            .leading_until
+            .is_some_and(|until| !until.reached_by(Moment::now()))
+    }
+}
+
 pub(crate) struct Engine<S> {
     config: Arc<Config>,
     api: S,

@@ -4,9 +4,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::Shared;
 use crate::events::{Event, EventStream, LostAck};
 
 /// One term of leadership, as the work given to
@@ -15,6 +17,7 @@ use crate::events::{Event, EventStream, LostAck};
 pub struct Leadership {
     term: i32,
     lost: CancellationToken,
+    shared: Arc<Shared>,
 }
 
 impl Leadership {
@@ -29,8 +32,12 @@ impl Leadership {
         self.lost.cancelled().await
     }
 
+    /// Whether this term has ended. Also true once the renew deadline has
+    /// passed, before `Lost` arrives: checked on every call, so a process
+    /// woken from a pause starts no unit of work on a lease it may have
+    /// lost meanwhile.
     pub fn is_lost(&self) -> bool {
-        self.lost.is_cancelled()
+        self.lost.is_cancelled() || !self.shared.is_leading()
     }
 }
 
@@ -48,11 +55,20 @@ enum Next<T> {
     Returned(T),
 }
 
+/// What `run` needs of the elector besides its events.
+pub(crate) struct Terms<S, O> {
+    pub shared: Arc<Shared>,
+    /// Begins stopping the elector.
+    pub stop: S,
+    /// Sees every event first.
+    pub observe: O,
+}
+
 /// Drives `work` from the elector's events until `Stopped`. The first error
-/// a term's work returns stops the elector (`stop`) and is the result.
+/// a term's work returns stops the elector and is the result.
 pub(crate) async fn run<F, Fut, E>(
     mut events: EventStream,
-    stop: impl Fn(),
+    mut terms: Terms<impl Fn(), impl FnMut(&Event)>,
     mut work: F,
 ) -> Result<(), E>
 where
@@ -86,18 +102,22 @@ where
                     && failure.is_none()
                 {
                     failure = Some(err);
-                    stop();
+                    (terms.stop)();
                 }
                 continue;
             }
             Next::Event(event) => event,
         };
+        if let Some(event) = &event {
+            (terms.observe)(event);
+        }
         match event {
             Some(Event::Acquired { term: number, .. }) => {
                 let lost = CancellationToken::new();
                 let leadership = Leadership {
                     term: number,
                     lost: lost.clone(),
+                    shared: terms.shared.clone(),
                 };
                 term = Some(Term {
                     work: Some(Box::pin(work(leadership))),

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import report
-from fleet import JS_PACKAGE, KINDS, LEASE_SECONDS, OURS, OURS_RUST, Fleet
+from timeline import units
+from fleet import JS_PACKAGE, KINDS, LEASE_SECONDS, OURS, OURS_RUST, Fleet, now
 
 # Standbys are given this long to open their watches before the leader goes.
 SETTLE_SECONDS = 1
@@ -62,34 +63,44 @@ class Bench:
         self.serial += 1
         return f'bench-{what}-{os.getpid()}-{self.serial}'
 
-    def leader(self, kind, lease):
-        leader = self.fleet.start(kind, lease)
+    def leader(self, kind, lease, work=None):
+        leader = self.fleet.start(kind, lease, work=work)
         if not leader.wait_event('acquired', 60):
             raise RuntimeError(f'{kind}: no leader for {lease} (log: {leader.log})')
         return leader
 
-    def takeovers(self, kind, crash):
+    def takeovers(self, kind, crash, work=None):
         """Rounds of: a standby starts, the leader is stopped (or killed), the
         standby acquires. Returns the times from the signal to the acquired
-        event, and how many rounds had no takeover within the limit."""
-        lease = self.lease('failover' if crash else 'handover')
-        leader = self.leader(kind, lease)
+        event, and how many rounds had no takeover within the limit. With
+        `work`, electors do leader work, the leader is stopped in the middle
+        of a unit, and the times run from the end of its last unit to the
+        beginning of the new leader's first (negative: they overlapped)."""
+        lease = self.lease('failover' if crash else 'busy-handover' if work else 'handover')
+        leader = self.leader(kind, lease, work)
         times, missed = [], 0
         for _ in range(self.failover_rounds if crash else self.rounds):
-            standby = self.fleet.start(kind, lease)
+            standby = self.fleet.start(kind, lease, work=work)
             standby.wait_event('started', 30)
             time.sleep(SETTLE_SECONDS)
+            busy = leader.wait_event('unit_begin', 10, since=now()) if work else None
             signalled = leader.kill() if crash else leader.terminate(wait=False)
             acquired = standby.wait_event('acquired', TAKEOVER_LIMIT_SECONDS + (LEASE_SECONDS[kind] if crash else 0))
             leader.wait(30)
-            if acquired:
+            first = standby.wait_event('unit_begin', 10, since=acquired.at) if work and acquired else None
+            # Its last unit ended, or ran until the process exited.
+            ends = [u.end for u in units([e for e in self.fleet.events if e.holder[0] == leader.name], now())]
+            if acquired and not work:
                 times.append(acquired.at - signalled.at)
+                leader = standby
+            elif busy and first and ends:
+                times.append(first.at - max(ends))
                 leader = standby
             else:
                 # Nobody took over (the JS package's followers gave up): start over.
                 missed += 1
                 standby.terminate()
-                leader = self.leader(kind, lease)
+                leader = self.leader(kind, lease, work)
         leader.terminate()
         return times, missed
 
@@ -103,6 +114,19 @@ class Bench:
             rows.append([kind, f'{len(times)}/{len(times) + missed}', report.ms(p50), report.ms(p99),
                          ratio(p50, ours['p50'])])
         return report.table(['elector', 'rounds with a takeover', 'p50', 'p99', 'p50 vs ours (Rust)'], rows)
+
+    def busy_handover(self):
+        rows, ours = [], {}
+        for kind in KINDS:
+            print(f'  busy handover: {kind}', flush=True)
+            times, missed = self.takeovers(kind, crash=False, work='scoped')
+            p50, p99 = report.percentile(times, 50), report.percentile(times, 99)
+            ours.setdefault('p50', p50)
+            overlapped = sum(t < 0 for t in times)
+            rows.append([kind, f'{len(times)}/{len(times) + missed}', report.ms(p50), report.ms(p99),
+                         overlapped, ratio(p50, ours['p50'])])
+        return report.table(['elector', 'rounds with a takeover', 'p50', 'p99',
+                             'rounds whose units overlapped', 'p50 vs ours (Rust)'], rows)
 
     def failover(self):
         # Each round waits out a lease: the kinds run side by side, each on its own lease.
@@ -257,6 +281,10 @@ def main():
     bench = Bench(fleet.cluster, fleet, args.rounds, args.failover_rounds)
     sections = [
         ('Graceful handover: the leader is stopped (SIGTERM); until a standby\'s acquired event', bench.handover),
+        ('Graceful handover with a busy leader: stopped (SIGTERM) in the middle of a unit of work (up to '
+         '10 ms of CPU and 100 ms awaited); from the end of its last unit to the start of the new leader\'s '
+         'first. Ours through lead, client-go in OnStartedLeading(ctx) with ReleaseOnCancel, the JS package '
+         'in its idiom (check current_leader, then run a unit)', bench.busy_handover),
         ('Crash failover: the leader is killed (SIGKILL); until a standby\'s acquired event, '
          'beyond the lease duration', bench.failover),
         ('Load on the API server at steady state: lease requests per second by verb (the API '

@@ -1,7 +1,13 @@
 """The chaos suite: faults against elections on the real control plane, each
-scenario repeated, every elector's acquired and lost on one monotonic
-timeline, and a checker that reports any moment two electors believed they
-led and how long the lease went leaderless after each fault healed.
+scenario repeated, every elector's acquired and lost and every unit of its
+leader work on one monotonic timeline, and a checker that reports any moment
+two electors believed they led, any moment units of work of two processes
+ran at once, and how long the lease went leaderless after each fault healed.
+
+Every participant does leader work while it leads: units of up to 10 ms of
+CPU and an await of up to 100 ms. Ours through `lead`, client-go inside
+`OnStartedLeading(ctx)`, the JS package in its own idiom (check
+`current_leader`, then run a unit).
 
 Run it with tests/chaos (which builds and starts what it needs); tests/run
 runs a short pass (one round of each scenario)."""
@@ -19,7 +25,7 @@ from pathlib import Path
 
 import report
 from fleet import CLIENT_GO, JS_PACKAGE, OURS, OURS_NODE, OURS_RUST, Fleet, now
-from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, wakes
+from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, unit_overlaps, units, wakes
 from toxiproxy import Toxiproxy, faults
 
 # A standby whose clock runs this much fast: below lease / renew deadline (1.5),
@@ -78,6 +84,10 @@ LONG_GONE_SECONDS = 3600
 # The restarts take the control plane from every lane: they run alone.
 RESTARTS = ('API server restarted', 'etcd restarted')
 MIXED_FLEET = 'mixed fleet: leader killed or stopped'
+BUSY_HANDOVER = 'graceful handover with a busy leader'
+# Busy-leader handovers per round of each kind: the JS package takes about
+# 9 s each (it polls), the others a settle period.
+BUSY_HANDOVERS_JS_PACKAGE = 5
 STALE_WATCH = '410 storm: watches of a lease older than the watch cache'
 # Debian's faketime package, under the machine's multiarch directory.
 LIBFAKETIME = next(iter(sorted(Path('/usr/lib').glob('*/faketime/libfaketime.so.1'))), None)
@@ -135,8 +145,11 @@ class Gate:
 
 
 class Suite:
-    def __init__(self, cluster, fleet, toxiproxy, timings=DEFAULT_TIMINGS, lane=0):
+    def __init__(self, cluster, fleet, toxiproxy, timings=DEFAULT_TIMINGS, lane=0, handovers=40,
+                 ours_work='scoped'):
         self.cluster, self.fleet, self.toxiproxy = cluster, fleet, toxiproxy
+        self.handovers = handovers
+        self.ours_work = ours_work
         self.timings = timings
         self.faults = faults(timings)
         self.rounds = []
@@ -157,9 +170,11 @@ class Suite:
             self.stale = self.stale_lease()
 
     def start(self, kind, lease, **options):
-        """A participant; ours in Rust runs at the suite's timings."""
+        """A participant doing leader work; ours in Rust runs at the suite's
+        timings."""
         if kind == OURS_RUST and self.timings != DEFAULT_TIMINGS:
             options['args'] = self.timings.flags()
+        options.setdefault('work', self.ours_work if kind in OURS else 'scoped')
         return self.fleet.start(kind, lease, **options)
 
     def say(self, text):
@@ -285,8 +300,43 @@ class Suite:
         self.mixed_rounds += 1
         disrupt = leader.kill if self.mixed_rounds % 2 else leader.terminate
         fault_at = disrupt().at
-        self.fleet.start(leader.kind, lease)
+        self.start(leader.kind, lease)
         self.finish(Round(name, lease, fault_at, fault_at))
+
+    def busy_handover(self, kind):
+        """A chain of graceful handovers (SIGTERM) of a leader in the middle
+        of a unit of work, each to a fresh standby of its kind. The standby
+        must begin its first unit only after the old leader's last one ends."""
+        def run(name):
+            lease = self.lease(name)
+            leader, _ = self.elect(lease, leader_kind=kind, standbys=())
+            count = min(self.handovers, BUSY_HANDOVERS_JS_PACKAGE) if kind == JS_PACKAGE else self.handovers
+            fault_at, gaps = now(), []
+            for _ in range(count):
+                standby = self.start(kind, lease)
+                if not standby.wait_event('started', 30):
+                    raise RuntimeError(f'{standby.name} did not start (log: {standby.log})')
+                time.sleep(self.timings.settle)  # its watch is open
+                busy = leader.wait_event('unit_begin', 10, since=now())
+                if not busy:
+                    raise RuntimeError(f'{leader.name} did no leader work (log: {leader.log})')
+                leader.terminate(wait=False)
+                first = standby.wait_event('unit_begin', 2 * self.timings.lease + 10, since=busy.at)
+                leader.wait(30)
+                if not first:
+                    raise RuntimeError(f'{standby.name} did not take over (log: {standby.log})')
+                last = self.fleet.wait_for(lambda e: e.holder == (leader.name, 0) and e.kind == 'unit_end'
+                                           and e.at >= busy.at, 0)
+                if last:
+                    gaps.append(first.at - last.at)
+                leader = standby
+            round_ = Round(name, lease, fault_at, now())
+            if gaps:
+                gaps.sort()
+                round_.notes.append(f'{count} handovers, last unit\'s end to the next leader\'s first unit: '
+                                    f'p50 {report.ms(gaps[len(gaps) // 2])}, max {report.ms(gaps[-1])}')
+            self.finish(round_)
+        return run
 
     def slow_follower(self, name):
         """The standbys reach the API server through toxiproxy, whose answers
@@ -490,6 +540,8 @@ class Suite:
             'lease re-created at term 0 by another writer': self.recreated_at_zero,
             STALE_WATCH: self.stale_watch,
         })
+        for kind in (OURS_RUST, OURS_NODE, CLIENT_GO, JS_PACKAGE):
+            runs[f'{BUSY_HANDOVER} ({kind})'] = self.busy_handover(kind)
         return runs
 
 
@@ -501,17 +553,38 @@ class Finding:
     unrecovered: int
     wakes: list
     failures: list
+    # Units of leader work of two processes at once: involving ours; in a
+    # process frozen by SIGSTOP mid-unit (no elector can stop those); and
+    # among the peers, by kind.
+    work_ours: list
+    work_paused: list
+    work_client_go: list
+    work_js_package: list
+
+    @classmethod
+    def empty(cls):
+        return cls([], [], [], 0, [], [], [], [], [], [])
 
 
 def check(fleet, rounds):
     kinds = {p.name: p.kind for p in fleet.all_participants}
-    finding = Finding([], [], [], 0, [], [])
+    finding = Finding.empty()
     for round_ in rounds:
         events = [e for e in fleet.events if e.lease == round_.lease]
         found = terms(events, until=round_.end_at)
         for overlap in overlaps(found):
             involved = {kinds[overlap.first.holder[0]], kinds[overlap.second.holder[0]]}
             (finding.overlaps_ours if involved & set(OURS) else finding.overlaps_peers).append(overlap)
+        for overlap in unit_overlaps(units(events, until=round_.end_at)):
+            involved = {kinds[overlap.first.holder[0]], kinds[overlap.second.holder[0]]}
+            if overlap.first.paused or overlap.second.paused:
+                finding.work_paused.append(overlap)
+            elif involved & set(OURS):
+                finding.work_ours.append(overlap)
+            elif CLIENT_GO in involved:
+                finding.work_client_go.append(overlap)
+            else:
+                finding.work_js_package.append(overlap)
         gaps = leaderless(found, round_.fault_at, round_.end_at) if round_.leader_expected else []
         if gaps and gaps[-1][1] == round_.end_at:
             finding.unrecovered += 1
@@ -567,6 +640,12 @@ def main():
                         help='with --soak: this many rounds side by side, each on leases and a proxy of its '
                              'own; the restarts run alone, in the first lane (default 3)')
     parser.add_argument('--only', help='run the scenarios whose name contains this')
+    parser.add_argument('--handovers', type=int, default=40,
+                        help=f'handovers in each round of "{BUSY_HANDOVER}" (default 40; '
+                             f'the JS package does at most {BUSY_HANDOVERS_JS_PACKAGE})')
+    parser.add_argument('--ours-work', choices=('scoped', 'idiom'), default='scoped',
+                        help='how ours does leader work: through lead (default), or in the drop-in idiom '
+                             '(check is_leader, then run a unit), which the handover does not wait for')
     parser.add_argument('--out', default='tests/results/chaos.md')
     args = parser.parse_args()
     if args.lanes is not None and not args.soak:
@@ -582,13 +661,16 @@ def main():
     suites = []
     for lane, fleet in enumerate(fleets):
         toxiproxy = Toxiproxy(fleet.peers_dir / 'toxiproxy-server', fleet.cluster.port, fleet.log_dir / 'toxiproxy.log')
-        suites.append(Suite(fleet.cluster, fleet, toxiproxy, SOAK_TIMINGS if args.soak else DEFAULT_TIMINGS, lane))
+        suites.append(Suite(fleet.cluster, fleet, toxiproxy, SOAK_TIMINGS if args.soak else DEFAULT_TIMINGS, lane,
+                            args.handovers, args.ours_work))
     scenarios = [{name: run for name, run in suite.scenarios().items() if not args.only or args.only in name}
                  for suite in suites]
     names = list(scenarios[0])
     if args.soak:
         # The other kinds run their own timings; a mixed lease is no soak of ours.
-        names = [name for name in names if name != MIXED_FLEET]
+        names = [name for name in names if name != MIXED_FLEET
+                 and not (name.startswith(BUSY_HANDOVER) and name.endswith(f'({CLIENT_GO})'))
+                 and not (name.startswith(BUSY_HANDOVER) and name.endswith(f'({JS_PACKAGE})'))]
         print(f'chaos: soak for {args.soak:g} s in {lanes} lane(s), every scenario in turn; '
               f'participant logs in {first.log_dir}', flush=True)
         until = time.monotonic() + args.soak
@@ -631,7 +713,7 @@ def main():
 
     rows, failed = [], False
     for name in names:
-        finding = Finding([], [], [], 0, [], [])
+        finding = Finding.empty()
         for fleet in fleets:
             lane_finding = check(fleet, [round_ for owner, round_ in rounds[name] if owner is fleet])
             for attribute in vars(finding):
@@ -642,11 +724,17 @@ def main():
         print(f'== {name}: {len(rounds[name])} round(s)')
         for overlap in finding.overlaps_ours + finding.overlaps_peers:
             print(f'  OVERLAP {overlap.first.holder} and {overlap.second.holder} for {report.ms(overlap.duration_ns)}')
+        for label, found in (('', finding.work_ours), (' (frozen by SIGSTOP mid-unit)', finding.work_paused),
+                             (' (client-go)', finding.work_client_go), (' (JS package)', finding.work_js_package)):
+            for overlap in found:
+                print(f'  WORK OVERLAP{label} {overlap.first.holder} and {overlap.second.holder} '
+                      f'for {report.ms(overlap.duration_ns)}')
         late_wakes = [w for w in finding.wakes
                       if w.reported is None or w.reported - w.resumed > WAKE_REPORT_LIMIT_NS]
         for failure in finding.failures:
             print(f'  FAILED {failure}')
         failed |= bool(finding.overlaps_ours) or finding.unrecovered > 0 or bool(late_wakes)
+        failed |= bool(finding.work_ours)
         failed |= bool(finding.failures)
         wake = ''
         if finding.wakes:
@@ -655,6 +743,8 @@ def main():
                     + ', '.join(sorted({w.first_event for w in finding.wakes})))
         rows.append([
             name, len(rounds[name]), len(finding.overlaps_ours), len(finding.overlaps_peers),
+            len(finding.work_ours), len(finding.work_paused), len(finding.work_client_go),
+            len(finding.work_js_package),
             report.seconds(max(finding.gaps)) if finding.gaps else 'none',
             finding.unrecovered, wake,
         ])
@@ -662,10 +752,13 @@ def main():
         print(f'  FAILED {error}')
     failed |= bool(lane_errors)
     total = sum(len(r) for r in rounds.values())
-    rows.append(['all', total, sum(r[2] for r in rows), sum(r[3] for r in rows), '', sum(r[5] for r in rows), ''])
+    rows.append(['all', total] + [sum(r[i] for r in rows) for i in range(2, 8)]
+                + ['', sum(r[9] for r in rows), ''])
 
     text = report.table(
         ['scenario', 'rounds', 'overlaps involving ours', 'overlaps among peers only',
+         'work overlaps involving ours', 'work overlaps in a process frozen mid-unit (SIGSTOP)',
+         'work overlaps, client-go', 'work overlaps, JS package',
          'longest leaderless gap from the fault on', 'rounds left without a leader', 'notes'],
         rows,
     )

@@ -89,17 +89,22 @@ class Fleet:
                 self._changed.wait(left)
 
     def start(self, kind, lease, count=1, distinct_leases=False, kubeconfig=None, env=None, identity=None,
-              args=()):
+              args=(), work=None):
         """A participant named uniquely; its electors' identity is the name
         unless `identity` is given. `identity` and `args` (more flags) are for
-        ours in Rust only."""
+        ours in Rust only. `work`: None, or leader work while leading, printed
+        as unit_begin and unit_end: 'scoped' (ours through lead, client-go in
+        OnStartedLeading, the JS package in its own idiom) or 'idiom' (ours
+        in the drop-in idiom: check is_leader, then run a unit)."""
         with self._changed:
             self._serial += 1
             name = f'{PREFIX[kind]}-{self.tag}{self._serial}'
         if (identity is not None or args) and kind != OURS_RUST:
             raise ValueError(f'{kind} takes no identity or flags')
+        if work is not None:
+            work_flags(kind, work)  # refused before anything starts
         participant = Participant(self, kind, name, lease, count, distinct_leases, kubeconfig, env or {},
-                                  identity or name, list(args))
+                                  identity or name, list(args) + work_flags(kind, work))
         with self._changed:
             self.participants.append(participant)
             self.all_participants.append(participant)
@@ -128,6 +133,21 @@ class Fleet:
         self.participants = []
 
 
+def work_flags(kind, work):
+    """The flags that make a participant of `kind` do leader work."""
+    if work is None:
+        return []
+    if work not in ('scoped', 'idiom') or (work == 'idiom' and kind not in OURS):
+        raise ValueError(f'{kind} has no {work!r} work')
+    if kind == OURS_RUST:
+        return ['--work', 'lead' if work == 'scoped' else 'events']
+    if kind == OURS_NODE:
+        return ['--work', 'lead' if work == 'scoped' else 'idiom']
+    if kind == JS_PACKAGE:
+        return ['--work', 'idiom']
+    return ['-work']
+
+
 class Participant:
     """One process running `count` electors of one kind."""
 
@@ -144,11 +164,11 @@ class Participant:
             command += ['--distinct-leases'] if distinct_leases else []
         elif kind == CLIENT_GO:
             command = [str(fleet.peers_dir / 'client-go-participant'), '-kubeconfig', kubeconfig,
-                       '-lease', lease, '-identity', name, '-count', str(count)]
+                       '-lease', lease, '-identity', name, '-count', str(count)] + args
             command += ['-distinct-leases'] if distinct_leases else []
         elif kind in (OURS_NODE, JS_PACKAGE):
             impl = 'ours' if kind == OURS_NODE else 'original'
-            command = ['node', node_script, impl, lease, name, str(count)]
+            command = ['node', node_script, impl, lease, name, str(count)] + args
             command += ['--distinct-leases'] if distinct_leases else []
             # As in a cluster: KUBERNETES_SERVICE_HOST set, credentials from
             # KUBECONFIG, whose current context is the elector user.

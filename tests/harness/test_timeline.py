@@ -4,7 +4,7 @@ python3 -m unittest discover tests/harness"""
 import unittest
 
 from fleet import Event
-from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, wakes
+from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, unit_overlaps, units, wakes
 
 MS = 1_000_000
 
@@ -57,6 +57,39 @@ class TermsTest(unittest.TestCase):
                   mark(6000, 'a', 'resume'), ev(late, 'a', 'lost')]
         [overlap] = overlaps(terms(events, until=9000 * MS))
         self.assertEqual((overlap.start, overlap.end), (6000 * MS, late * MS))
+
+
+
+class UnitsTest(unittest.TestCase):
+    def test_units_that_follow_each_other_do_not_overlap(self):
+        events = [ev(0, 'a', 'unit_begin'), ev(80, 'a', 'unit_end'), ev(80, 'b', 'unit_begin'),
+                  ev(90, 'b', 'unit_end')]
+        self.assertEqual(unit_overlaps(units(events, until=1000 * MS)), [])
+
+    def test_a_unit_in_flight_when_the_next_leader_starts_one_is_an_overlap(self):
+        events = [ev(0, 'a', 'unit_begin'), ev(50, 'b', 'unit_begin'), ev(60, 'a', 'unit_end'),
+                  ev(150, 'b', 'unit_end')]
+        [overlap] = unit_overlaps(units(events, until=1000 * MS))
+        self.assertEqual((overlap.first.holder[0], overlap.second.holder[0]), ('a', 'b'))
+        self.assertEqual((overlap.start, overlap.end), (50 * MS, 60 * MS))
+
+    def test_an_open_unit_runs_until_its_process_exits_or_the_end(self):
+        events = [ev(0, 'a', 'unit_begin'), mark(40, 'a', 'exit'), ev(30, 'b', 'unit_begin')]
+        found = units(events, until=500 * MS)
+        self.assertEqual(sorted((u.holder[0], u.start, u.end) for u in found),
+                         [('a', 0, 40 * MS), ('b', 30 * MS, 500 * MS)])
+        self.assertEqual(len(unit_overlaps(found)), 1)
+
+    def test_units_of_one_process_never_overlap_each_other(self):
+        events = [ev(0, 'a', 'unit_begin'), ev(10, 'a', 'unit_begin', index=1), ev(20, 'a', 'unit_end'),
+                  ev(30, 'a', 'unit_end', index=1)]
+        self.assertEqual(unit_overlaps(units(events, until=1000 * MS)), [])
+
+    def test_a_unit_its_process_was_paused_in_is_marked(self):
+        events = [ev(0, 'a', 'unit_begin'), mark(10, 'a', 'pause'), mark(500, 'a', 'resume'),
+                  ev(501, 'a', 'unit_end'), ev(600, 'a', 'unit_begin'), ev(700, 'a', 'unit_end')]
+        self.assertEqual([u.paused for u in sorted(units(events, until=1000 * MS), key=lambda u: u.start)],
+                         [True, False])
 
 
 if __name__ == '__main__':

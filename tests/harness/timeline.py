@@ -1,5 +1,6 @@
 """The checker: from the events of one lease, when each elector believed it
-led, any moment at which two believed it at once, and how long the lease went
+led, any moment at which two believed it at once, any moment at which units
+of leader work of two processes ran at once, and how long the lease went
 without a leader after a fault healed. Pure functions of the events."""
 
 from dataclasses import dataclass
@@ -143,4 +144,59 @@ def wakes(events):
                 resumed[holder] = event.at
     for holder, at in resumed.items():
         found.append(Wake(holder, at, None, 'none'))
+    return found
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of leader work, from unit_begin to unit_end. `paused`: its
+    process was stopped (SIGSTOP) while it ran; nothing an elector does can
+    stop a unit its process is frozen in, only fencing with the term can."""
+
+    holder: tuple
+    start: int
+    end: int
+    paused: bool = False
+
+
+def units(events, until):
+    """The units of leader work in one lease's events (sorted or not). A unit
+    still open when its process exits runs until the exit; one still open at
+    `until`, until then."""
+    done = []
+    running = {}  # holder -> start
+    stopped = {}  # process name -> pause mark time
+    pauses = {}  # process name -> [(pause, resume)]
+    for event in sorted(events, key=lambda e: e.at):
+        name, index = event.holder
+        if index >= 0:
+            if event.kind == 'unit_begin':
+                running[event.holder] = event.at
+            elif event.kind == 'unit_end' and event.holder in running:
+                done.append((event.holder, running.pop(event.holder), event.at))
+            continue
+        if event.kind == 'pause':
+            stopped[name] = event.at
+        elif event.kind == 'resume' and name in stopped:
+            pauses.setdefault(name, []).append((stopped.pop(name), event.at))
+        elif event.kind == 'exit':
+            for holder in [h for h in running if h[0] == name]:
+                done.append((holder, running.pop(holder), event.at))
+    done += [(holder, start, until) for holder, start in running.items()]
+    for name, at in stopped.items():  # never resumed
+        pauses.setdefault(name, []).append((at, until))
+    return [Unit(holder, start, end, any(p < end and r > start for p, r in pauses.get(holder[0], ())))
+            for holder, start, end in done]
+
+
+def unit_overlaps(all_units):
+    """Every pair of units of different processes that ran at once."""
+    ordered = sorted(all_units, key=lambda u: u.start)
+    found = []
+    for i, first in enumerate(ordered):
+        for second in ordered[i + 1:]:
+            if second.start >= first.end:
+                break  # the rest begin later still
+            if second.holder[0] != first.holder[0]:
+                found.append(Overlap(first, second, second.start, min(first.end, second.end)))
     return found

@@ -4,7 +4,7 @@
 // tests/chaos): `count` electors in one process, of ours or of the original
 // package (@codedependant/kubernetes-leader-election 1.0.1):
 //
-//   node bench/participant.js ours|original LEASE IDENTITY [COUNT] [--distinct-leases]
+//   node bench/participant.js ours|original LEASE IDENTITY [COUNT] [--distinct-leases] [--work lead|idiom]
 //
 // Ours runs with client-go's timings (15 s / 10 s / 2 s); the original with
 // its defaults. Every event is one line on stdout, in the format all
@@ -14,9 +14,16 @@
 //
 // with the events started, acquired, lost and stopped. SIGTERM stops every
 // elector (ours and the original both release a held lease) and exits.
+//
+// --work does leader work: units of up to 10 ms of CPU and an await of up to
+// 100 ms, printed as unit_begin and unit_end. `lead` (ours) runs them
+// through lead(); `idiom` runs them in the original package's idiom: check
+// current_leader, then run a unit.
 const [impl, lease, identity, count = '1', ...flags] = process.argv.slice(2)
-if (!['ours', 'original'].includes(impl) || !lease || !identity) {
-  process.stderr.write('usage: node bench/participant.js ours|original LEASE IDENTITY [COUNT] [--distinct-leases]\n')
+const work = flags.includes('--work') ? flags[flags.indexOf('--work') + 1] : null
+if (!['ours', 'original'].includes(impl) || !lease || !identity || ![null, 'lead', 'idiom'].includes(work)
+  || (impl === 'original' && work === 'lead')) {
+  process.stderr.write('usage: node bench/participant.js ours|original LEASE IDENTITY [COUNT] [--distinct-leases] [--work lead|idiom]\n')
   process.exit(2)
 }
 const {Elector, EVENTS} = require(impl === 'original' ? '@codedependant/kubernetes-leader-election' : '..')
@@ -24,6 +31,19 @@ const TIMINGS = impl === 'ours' ? {lease_duration_sec: 15, renew_deadline_ms: 10
 
 // process.hrtime reads CLOCK_MONOTONIC on Linux, the clock every participant shares.
 const print = (index, event, detail = '') => process.stdout.write(`${process.hrtime.bigint()} ${index} ${event} ${detail}\n`)
+
+const UNIT_CPU_MS = 10
+const UNIT_AWAIT_MS = 100
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** One unit of leader work, stamped as it begins and ends. */
+async function unit(index, term) {
+  print(index, 'unit_begin', term === undefined || term === null ? '' : `term=${term}`)
+  const busy_until = performance.now() + Math.random() * UNIT_CPU_MS
+  while (performance.now() < busy_until);
+  await sleep(Math.random() * UNIT_AWAIT_MS)
+  print(index, 'unit_end')
+}
 
 const n = Number(count)
 const electors = Array.from({length: n}, (_, index) => {
@@ -51,6 +71,18 @@ const electors = Array.from({length: n}, (_, index) => {
     if (impl === 'original') leading = false
     await elector.stop()
     print(index, 'stopped')
+  }
+  if (work === 'lead') {
+    elector.lead(async (leadership) => {
+      while (!leadership.lost) await unit(index, leadership.term)
+    })
+  } else if (work === 'idiom') {
+    (async () => {
+      for (;;) {
+        if (elector.current_leader) await unit(index, elector.term)
+        else await sleep(5)
+      }
+    })()
   }
   return elector
 })

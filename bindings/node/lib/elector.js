@@ -268,8 +268,10 @@ class Elector extends EventEmitter {
 
   /**
    * Runs `work` while this elector leads: once per term, as
-   * `work({signal, term})`, where `signal` is an AbortSignal aborted when the
-   * term ends and `term` is the fencing token. The loss is acknowledged, and
+   * `work({signal, term, lost})`, where `signal` is an AbortSignal aborted
+   * when the term ends, `term` the fencing token, and `lost` true once the
+   * term has ended (read against the renew deadline too, so true at once
+   * after a pause). The loss is acknowledged, and
    * on stop the lease released, only once the promise `work` returns has
    * settled, so the next leader's work never overlaps this one's. Work that
    * resolves early leaves this elector leading, idle, until the term ends;
@@ -298,7 +300,15 @@ class Elector extends EventEmitter {
     const lead = this.#lead
     if (!lead || lead.term) return
     const controller = new AbortController()
-    const settled = (async () => lead.work({signal: controller.signal, term}))().then(
+    const elector = this
+    const leadership = {
+      signal: controller.signal
+    , term
+      // Read against the renew deadline too: true at once after a pause,
+      // before the lost event is delivered.
+    , get lost() { return controller.signal.aborted || !elector.current_leader }
+    }
+    const settled = (async () => lead.work(leadership))().then(
       () => {}
     , (err) => {
         if (lead.failure) return

@@ -10,6 +10,13 @@
 //! with the events `started`, `acquired`, `lost`, `identity_conflict` and
 //! `stopped`. SIGTERM stops every elector (releasing held leases), prints
 //! each one's API requests (`requests total=N ...`) and exits.
+//!
+//! `--work lead` does leader work through `Elector::lead`: units of up to
+//! 10 ms of CPU and an await of up to 100 ms, each printed as `unit_begin`
+//! and `unit_end`. `--work events` does the same units in the idiom of hosts
+//! without `lead` (check `is_leader()`, then run a unit), which the
+//! acknowledged handover cannot protect: the chaos suite shows the
+//! difference.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,7 +31,21 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "usage: elector-participant --kubeconfig FILE --lease NAME --identity ID \
 [--context elector] [--namespace default] [--count 1] [--distinct-leases] \
-[--lease-duration-ms 15000] [--renew-deadline-ms 10000] [--retry-period-ms 2000]";
+[--lease-duration-ms 15000] [--renew-deadline-ms 10000] [--retry-period-ms 2000] \
+[--work none|lead|events]";
+
+/// Leader work: how a participant runs its units, if at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    None,
+    Lead,
+    Events,
+}
+
+/// A unit of leader work: up to this much CPU, then up to this much await
+/// (as a database call would).
+const UNIT_CPU: Duration = Duration::from_millis(10);
+const UNIT_AWAIT: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 struct Options {
@@ -38,6 +59,7 @@ struct Options {
     lease_duration: Duration,
     renew_deadline: Duration,
     retry_period: Duration,
+    work: Work,
 }
 
 impl Options {
@@ -53,6 +75,7 @@ impl Options {
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
+            work: Work::None,
         };
         while let Some(flag) = args.next() {
             if flag == "--distinct-leases" {
@@ -71,6 +94,18 @@ impl Options {
                 "--lease-duration-ms" => options.lease_duration = millis()?,
                 "--renew-deadline-ms" => options.renew_deadline = millis()?,
                 "--retry-period-ms" => options.retry_period = millis()?,
+                "--work" => {
+                    options.work = match value.as_str() {
+                        "none" => Work::None,
+                        "lead" => Work::Lead,
+                        "events" => Work::Events,
+                        other => {
+                            return Err(
+                                format!("--work: none, lead or events, not {other:?}").into()
+                            );
+                        }
+                    }
+                }
                 _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
             }
         }
@@ -111,6 +146,27 @@ fn monotonic_ns() -> u128 {
     now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
 }
 
+/// One unit of leader work, stamped as it begins and ends.
+async fn unit(index: usize, term: i32) {
+    print(monotonic_ns(), index, "unit_begin", &format!("term={term}"));
+    let cpu = UNIT_CPU.mul_f64(random_fraction());
+    let busy_until = std::time::Instant::now() + cpu;
+    while std::time::Instant::now() < busy_until {
+        std::hint::spin_loop();
+    }
+    tokio::time::sleep(UNIT_AWAIT.mul_f64(random_fraction())).await;
+    print(monotonic_ns(), index, "unit_end", "");
+}
+
+/// A fraction in [0, 1) from the clock's low bits: enough to vary the units.
+fn random_fraction() -> f64 {
+    let mut x = monotonic_ns() as u64 | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x % 1_000_000) as f64 / 1_000_000.0
+}
+
 fn print(at: u128, index: usize, event: &str, detail: &str) {
     let mut out = std::io::stdout().lock();
     // A closed stdout means the harness is gone; nothing left to tell.
@@ -134,14 +190,43 @@ async fn main() -> Result<()> {
     let mut electors = Vec::with_capacity(options.count);
     for index in 0..options.count {
         let elector = Elector::new(options.config(index)?);
-        let mut stream = elector.events()?;
         let sender = sender.clone();
-        tokio::spawn(async move {
-            // Stamped on arrival: the printing loop may run later.
-            while let Some(event) = stream.recv().await {
-                let _ = sender.send((monotonic_ns(), index, event));
-            }
-        });
+        if options.work == Work::Lead {
+            // The events go to the printing loop as inert clones: `lead`
+            // keeps each Lost's acknowledgement until the work returns.
+            let observe = move |event: &Event| {
+                let _ = sender.send((monotonic_ns(), index, event.clone()));
+            };
+            let leading = elector.lead_observing(
+                move |leadership| async move {
+                    while !leadership.is_lost() {
+                        unit(index, leadership.term()).await;
+                    }
+                    Ok::<(), std::convert::Infallible>(())
+                },
+                observe,
+            )?;
+            tokio::spawn(leading);
+        } else {
+            let mut stream = elector.events()?;
+            tokio::spawn(async move {
+                // Stamped on arrival: the printing loop may run later.
+                while let Some(event) = stream.recv().await {
+                    let _ = sender.send((monotonic_ns(), index, event));
+                }
+            });
+        }
+        if options.work == Work::Events {
+            let elector = elector.clone();
+            tokio::spawn(async move {
+                loop {
+                    match elector.is_leader() {
+                        true => unit(index, elector.term().unwrap_or_default()).await,
+                        false => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+            });
+        }
         electors.push(elector);
     }
     drop(sender);

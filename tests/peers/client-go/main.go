@@ -8,6 +8,10 @@
 //
 // with the events started, acquired, lost and stopped. SIGTERM stops every
 // elector (releasing held leases) and exits once all have stopped.
+//
+// -work does leader work inside OnStartedLeading(ctx): units of up to 10 ms
+// of CPU and a wait of up to 100 ms, until ctx ends, printed as unit_begin
+// and unit_end.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/signal"
 	"sync"
@@ -53,6 +58,7 @@ func main() {
 	identity := flag.String("identity", "", "identity; with -count > 1, the prefix of <identity>-<i>")
 	count := flag.Int("count", 1, "electors in this process")
 	distinct := flag.Bool("distinct-leases", false, "give each elector a lease of its own")
+	work := flag.Bool("work", false, "do leader work while leading")
 	flag.Parse()
 	klog.SetOutput(os.Stderr)
 	if *lease == "" || *identity == "" || *count < 1 {
@@ -105,6 +111,13 @@ func main() {
 					wg.Add(1) // the process waits for this "lost" too
 					defer wg.Done()
 					o.event(index, "acquired", "")
+					for *work && leading.Err() == nil {
+						o.event(index, "unit_begin", "")
+						for busy := time.Now().Add(time.Duration(rand.Int63n(int64(10 * time.Millisecond)))); time.Now().Before(busy); {
+						}
+						time.Sleep(time.Duration(rand.Int63n(int64(100 * time.Millisecond))))
+						o.event(index, "unit_end", "")
+					}
 					<-leading.Done()
 					o.event(index, "lost", "")
 				},

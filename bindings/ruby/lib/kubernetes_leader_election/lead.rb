@@ -7,14 +7,17 @@ class KubernetesLeaderElection
     # grows with each takeover.
     attr_reader :term
 
-    def initialize(term)
+    def initialize(term, native)
       @term = term
+      @native = native
       @lost = false
     end
 
-    # Whether the term has ended: stop leader work and return.
+    # Whether the term has ended: stop leader work and return. Read against
+    # the renew deadline too, so true at once after a pause, before the
+    # lost event is delivered.
     def lost?
-      @lost
+      @lost || !@native.leader?
     end
 
     def lose! # :nodoc:
@@ -46,7 +49,7 @@ class KubernetesLeaderElection
 
     # On the event thread.
     def acquired(event)
-      @terms << Leadership.new(event[:term])
+      @terms << Leadership.new(event[:term], @native)
     end
 
     # On the event thread: the term ends. Acknowledged now if no block runs,
