@@ -529,8 +529,9 @@ int64_t elector_event_get_renew_time_us(const struct elector_event *event);
  elsewhere (another thread, a queue) takes it here instead and calls
  elector_lost_ack_done once that work has stopped. Until then the elector
  does not release the lease on stop (it renews it, for up to the stop
- timeout) and does not campaign again. NULL for other events, a NULL
- event, or when already taken.
+ timeout) and does not campaign again, and elector_stop and elector_free
+ wait for it: do not call them on the thread that is to give it. NULL for
+ other events, a NULL event, or when already taken.
  */
 struct elector_lost_ack *elector_event_defer_ack(const struct elector_event *event);
 

@@ -19,6 +19,8 @@ var ErrEventsTaken = errors.New("elector: the events are already taken (by Event
 // When ctx is done, Lead stops the elector and returns ctx's error once it
 // has stopped. The first error fn returns stops the elector too, and is
 // what Lead returns. Lead takes the events: do not call Events as well.
+// To stop from inside fn, return an error or cancel ctx: Stop waits for fn
+// to return, so fn must not call it.
 func (e *Elector) Lead(ctx context.Context, fn func(ctx context.Context, term int64) error) error {
 	events, ok := e.queue.subscribe(true)
 	if !ok {
@@ -52,6 +54,7 @@ func (e *Elector) Lead(ctx context.Context, fn func(ctx context.Context, term in
 					if err := <-returned; err != nil && failure == nil {
 						failure = err
 					}
+					held.acknowledge() // frees it; nothing waits any more
 				}
 				if failure != nil {
 					return failure

@@ -125,7 +125,9 @@ impl Elector {
     /// Takes the event stream: call it before `start()`, instead of
     /// [`events`](Self::events). It does not start the elector. The returned
     /// future runs the work: await it (or spawn it); it completes after
-    /// `Stopped`.
+    /// `Stopped`. To stop from inside the work, call
+    /// [`request_stop`](Self::request_stop) (or return an error): `stop()`
+    /// waits for the work to return.
     ///
     /// ```no_run
     /// # async fn run(elector: elector_core::Elector) -> Result<(), Box<dyn std::error::Error>> {
@@ -429,7 +431,8 @@ fn not_startable(lifecycle: &Lifecycle) -> Error {
 impl Drop for Inner {
     fn drop(&mut self) {
         // The last handle is gone: stop the engine rather than leak it. (A
-        // leader that is dropped without stop() still emits Lost and releases.)
+        // leader that is dropped without stop() still emits Lost, and releases
+        // once that is acknowledged.)
         let lifecycle = self.lifecycle.lock().unwrap_or_else(|e| e.into_inner());
         if let Lifecycle::Running { cancel, .. } = &*lifecycle {
             cancel.cancel();

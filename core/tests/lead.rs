@@ -145,3 +145,26 @@ async fn lead_takes_the_events() {
         Err(elector_core::Error::EventsTaken)
     ));
 }
+
+#[tokio::test]
+async fn work_that_returns_early_keeps_leading_and_a_stop_releases_at_once() {
+    init_tracing();
+    let env = TestEnv::new().await;
+    let elector = Elector::new(config(&env, "a", User::Elector).build().unwrap());
+    let leading = tokio::spawn(
+        elector
+            .lead(|_| async { Ok::<(), Infallible>(()) })
+            .unwrap(),
+    );
+    elector.start().await.unwrap();
+    until(Duration::from_secs(10), || elector.is_leader()).await;
+    sleep(RETRY * 3).await;
+    assert!(elector.is_leader(), "returning early gave up the lease");
+    let stopping = Instant::now();
+    elector.stop().await;
+    // Nothing to wait for: far below the 10 s stop timeout.
+    assert!(stopping.elapsed() < Duration::from_secs(5));
+    leading.await.unwrap().unwrap();
+    let spec = lease_of(&env).await.spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some(""));
+}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import report
 from timeline import units
-from fleet import JS_PACKAGE, KINDS, LEASE_SECONDS, OURS, OURS_RUST, Fleet, now
+from fleet import JS_PACKAGE, KINDS, LEASE_SECONDS, OURS_NODE, OURS_RUST, Fleet, now
 
 # Standbys are given this long to open their watches before the leader goes.
 SETTLE_SECONDS = 1
@@ -224,7 +224,7 @@ class Bench:
                               'standby RSS vs ours (Rust)'], rows)
 
         per_lease_rows = []
-        for kind in OURS:
+        for kind in (OURS_RUST, OURS_NODE):
             rss = {}
             for k in LEASES_PER_PROCESS:
                 print(f'  footprint: {kind} holding {k} leases', flush=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import report
-from fleet import CLIENT_GO, JS_PACKAGE, OURS, OURS_NODE, OURS_RUST, Fleet, now
+from fleet import CLIENT_GO, JS_PACKAGE, OURS, OURS_GO, OURS_NODE, OURS_RUBY, OURS_RUST, Fleet, now
 from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, unit_overlaps, units, wakes
 from toxiproxy import Toxiproxy, faults
 
@@ -174,7 +174,7 @@ class Suite:
         timings."""
         if kind == OURS_RUST and self.timings != DEFAULT_TIMINGS:
             options['args'] = self.timings.flags()
-        options.setdefault('work', self.ours_work if kind in OURS else 'scoped')
+        options.setdefault('work', self.ours_work if kind in (OURS_RUST, OURS_NODE) else 'scoped')
         return self.fleet.start(kind, lease, **options)
 
     def say(self, text):
@@ -540,7 +540,7 @@ class Suite:
             'lease re-created at term 0 by another writer': self.recreated_at_zero,
             STALE_WATCH: self.stale_watch,
         })
-        for kind in (OURS_RUST, OURS_NODE, CLIENT_GO, JS_PACKAGE):
+        for kind in (OURS_RUST, OURS_NODE, OURS_GO, OURS_RUBY, CLIENT_GO, JS_PACKAGE):
             runs[f'{BUSY_HANDOVER} ({kind})'] = self.busy_handover(kind)
         return runs
 

@@ -3,6 +3,7 @@ their events on one timeline, and the signals the harness sends them.
 
 Every participant prints `<CLOCK_MONOTONIC ns> <elector index> <event>
 [detail]` lines (tests/participant, bindings/node/bench/participant.js,
+bindings/go/examples/participant, bindings/ruby/bench/participant.rb,
 tests/peers/client-go); time.monotonic_ns() reads the same clock, so the
 harness's own marks (signals sent, faults applied) share the timeline."""
 
@@ -19,14 +20,18 @@ from cluster import ROOT, Cluster
 # The kinds of participant, and how each runs `count` electors in one process.
 OURS_RUST = 'ours (Rust)'
 OURS_NODE = 'ours (Node.js)'
+OURS_GO = 'ours (Go)'
+OURS_RUBY = 'ours (Ruby)'
 CLIENT_GO = 'client-go'
 JS_PACKAGE = 'JS package'
+# The kinds the benchmarks compare; ours from Go and Ruby run in the chaos suite.
 KINDS = (OURS_RUST, OURS_NODE, CLIENT_GO, JS_PACKAGE)
-OURS = (OURS_RUST, OURS_NODE)
-PREFIX = {OURS_RUST: 'rust', OURS_NODE: 'node', CLIENT_GO: 'go', JS_PACKAGE: 'js'}
+OURS = (OURS_RUST, OURS_NODE, OURS_GO, OURS_RUBY)
+PREFIX = {OURS_RUST: 'rust', OURS_NODE: 'node', OURS_GO: 'ours-go', OURS_RUBY: 'ruby', CLIENT_GO: 'go',
+          JS_PACKAGE: 'js'}
 
 # Lease durations as each kind runs (client-go's defaults; the JS package's own).
-LEASE_SECONDS = {OURS_RUST: 15, OURS_NODE: 15, CLIENT_GO: 15, JS_PACKAGE: 20}
+LEASE_SECONDS = {OURS_RUST: 15, OURS_NODE: 15, OURS_GO: 15, OURS_RUBY: 15, CLIENT_GO: 15, JS_PACKAGE: 20}
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,10 @@ def work_flags(kind, work):
         return ['--work', 'lead' if work == 'scoped' else 'events']
     if kind == OURS_NODE:
         return ['--work', 'lead' if work == 'scoped' else 'idiom']
+    if kind in (OURS_GO, OURS_RUBY):
+        if work == 'idiom':
+            raise ValueError(f'{kind} runs its work through lead only')
+        return ['-work' if kind == OURS_GO else '--work']
     if kind == JS_PACKAGE:
         return ['--work', 'idiom']
     return ['-work']
@@ -166,6 +175,18 @@ class Participant:
             command = [str(fleet.peers_dir / 'client-go-participant'), '-kubeconfig', kubeconfig,
                        '-lease', lease, '-identity', name, '-count', str(count)] + args
             command += ['-distinct-leases'] if distinct_leases else []
+        elif kind == OURS_GO:
+            # Built by tests/harness/run, as ELECTOR_GO_PARTICIPANT.
+            command = [os.environ['ELECTOR_GO_PARTICIPANT'], '-kubeconfig', kubeconfig, '-lease', lease,
+                       '-identity', name, '-count', str(count)] + args
+            command += ['-distinct-leases'] if distinct_leases else []
+        elif kind == OURS_RUBY:
+            if distinct_leases:
+                raise ValueError(f'{kind} runs one lease')
+            # The gem's lib and its extension, as tests/harness/run lays them out.
+            env['RUBYLIB'] = os.environ['ELECTOR_RUBY_LIB']
+            command = ['ruby', str(ROOT / 'bindings' / 'ruby' / 'bench' / 'participant.rb'), kubeconfig, lease, name,
+                       str(count)] + args
         elif kind in (OURS_NODE, JS_PACKAGE):
             impl = 'ours' if kind == OURS_NODE else 'original'
             command = ['node', node_script, impl, lease, name, str(count)] + args

@@ -279,8 +279,10 @@ class Elector extends EventEmitter {
    *
    * Registers the work for every term; may be called before or after
    * start(), and does not start the elector. Returns a promise that settles
-   * when the elector stops: rejected with the first error the work threw,
-   * otherwise resolved.
+   * when the elector has stopped and the work has settled: rejected with the
+   * first error the work threw, otherwise resolved. To stop from inside the
+   * work, call stop() without awaiting it (or throw): the stop waits for the
+   * work to settle.
    */
   lead(work) {
     if (typeof work !== 'function') throw invalidType('work', 'a function', work)
@@ -291,7 +293,9 @@ class Elector extends EventEmitter {
     }
     this.#lead = {work, term: null, failure: null}
     if (this.current_leader) this.#startWork(this.term)
-    return this.#finished.then(() => {
+    return this.#finished.then(async () => {
+      // The engine stops waiting after stop_timeout_ms; the work may still run.
+      await this.#lead.term?.settled
       if (this.#lead.failure) throw this.#lead.failure
     })
   }

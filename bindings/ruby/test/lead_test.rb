@@ -101,6 +101,35 @@ class LeadTest < Minitest::Test
     assert_equal [0], terms
   end
 
+  def test_stop_from_a_lost_block_only_begins_it_and_the_release_follows_the_block
+    name = unique_lease
+    e = elector(name, "a", stop_timeout: 30)
+    held = Queue.new
+    e.on_lost do
+      e.stop # from the lost block: must not wait for this block
+      held << lease(name).spec.holderIdentity
+    end
+    e.start
+    until_true { e.leader? }
+    began = monotonic
+    e.stop
+    assert_operator monotonic - began, :<, 10, "stop waited out the stop timeout"
+    assert_equal "a", held.pop
+    assert_equal "", lease(name).spec.holderIdentity
+  end
+
+  def test_lead_after_start_runs_the_block_for_the_term_in_progress
+    e = elector(unique_lease, "a")
+    e.start
+    until_true { e.leader? }
+    terms = Queue.new
+    thread = Thread.new { e.lead { |leadership| (terms << leadership.term) && sleep } }
+    assert_equal 0, Timeout.timeout(10) { terms.pop }
+    e.stop
+    assert_same e, thread.value
+    assert terms.empty?, "the block ran twice for one term"
+  end
+
   def test_bad_arguments_name_the_field
     e = elector(unique_lease, "a")
     assert_equal "block", assert_raises(KubernetesLeaderElection::ConfigError) { e.lead }.field

@@ -652,3 +652,67 @@ async fn a_loss_nobody_receives_is_acknowledged_at_once() {
     assert!(stopped_at.elapsed() < Duration::from_millis(100));
     assert_eq!(record(&server).holder, None, "released");
 }
+
+fn losses(events: &[(Instant, Event)]) -> usize {
+    events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Lost { .. }))
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_after_an_unacknowledged_loss_releases_only_once_acknowledged() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a").stop_timeout(secs(30))).await;
+    a.keep_working_after_loss();
+    // Cut off past the renew deadline: lost, with the lease still holding
+    // a's last write.
+    a.client.set_latency(secs(3600));
+    a.next(DEADLINE + secs(1), |e| {
+        matches!(
+            e,
+            Event::Lost {
+                reason: LostReason::RenewDeadlineExceeded,
+                ..
+            }
+        )
+    })
+    .await;
+    a.client.set_latency(Duration::ZERO);
+    a.request_stop();
+    sleep(secs(5)).await;
+    assert_eq!(record(&server).holder.as_deref(), Some("a"), "released under running work");
+    a.work_stopped();
+    let (_, events) = a.stop().await;
+    assert_eq!(record(&server).holder, None, "released once acknowledged");
+    assert_eq!(losses(&events), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_after_a_loss_never_acknowledged_ends_at_the_stop_timeout_without_release() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a").stop_timeout(secs(5))).await;
+    a.keep_working_after_loss();
+    a.client.set_latency(secs(3600));
+    a.next(DEADLINE + secs(1), |e| matches!(e, Event::Lost { .. }))
+        .await;
+    a.client.set_latency(Duration::ZERO);
+    let (took, events) = a.stop().await;
+    assert!(took >= secs(5) && took < secs(6), "stop took {took:?}");
+    assert!(matches!(events.last(), Some((_, Event::Stopped))));
+    assert_eq!(record(&server).holder.as_deref(), Some("a"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_taken_while_stopping_ends_the_stop_with_no_second_lost_and_no_release() {
+    let server = Server::new();
+    let a = Candidate::leading(&server, config("a").stop_timeout(secs(60))).await;
+    a.keep_working_after_loss();
+    a.request_stop();
+    a.next(secs(1), is_stopped_loss).await;
+    server.put(held_by("intruder", "2030-01-01T00:00:00.000000Z", 5));
+    let (_, events) = a.stop().await;
+    assert_eq!(losses(&events), 1);
+    assert!(matches!(events.last(), Some((_, Event::Stopped))));
+    assert_eq!(record(&server).holder.as_deref(), Some("intruder"));
+}

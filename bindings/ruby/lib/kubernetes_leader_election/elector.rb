@@ -120,13 +120,15 @@ class KubernetesLeaderElection
 
     # Stops: a leader gets `lost`, keeps the lease (renewing it) until the
     # `lost` blocks and `lead`'s block have returned, releases it, then
-    # `stopped` is delivered. Returns once every block has run; idempotent,
-    # and safe from inside a block: there it only begins the stop. Interruptible
-    # (Ctrl-C, Thread#kill): the stop then goes on in the background.
+    # `stopped` is delivered. Returns once every block has run; idempotent.
+    # From inside an event block it delivers the rest before it returns; from
+    # inside a `lost` block or `lead`'s block it only begins the stop (the
+    # release waits for that block to return). Interruptible (Ctrl-C,
+    # Thread#kill): the stop then goes on in the background. Not from a
+    # signal trap (Ruby forbids the locks it takes there): push to a Queue in
+    # the trap and stop from a thread.
     def stop
-      if @lead&.inside?
-        # From inside lead's block: the loss interrupts it, and lead
-        # returns once stopped.
+      if stop_awaits_caller?
         @native.request_stop
         return self
       end
@@ -179,6 +181,12 @@ class KubernetesLeaderElection
 
     private
 
+    # Whether a full stop would wait for the calling block itself: the
+    # release waits for the `lost` blocks and `lead`'s block to return.
+    def stop_awaits_caller?
+      @lead&.inside? || (Thread.current == @dispatcher && @delivering == :lost)
+    end
+
     def deliver_events
       nil while deliver_next(nil)
     end
@@ -193,8 +201,13 @@ class KubernetesLeaderElection
 
       event = parse(json)
       @finished = true if event[:type] == :stopped
-      @handlers[event[:type]].each { |handler| call(handler, event) }
-      to_lead(event)
+      @delivering = event[:type]
+      begin
+        @handlers[event[:type]].each { |handler| call(handler, event) }
+      ensure
+        @delivering = nil
+        to_lead(event) # a lost is acknowledged even if a block raised past `call`
+      end
       !@finished
     end
 

@@ -38,6 +38,7 @@ class KubernetesLeaderElection
       @terms = Queue.new
       @mutex = Mutex.new
       @running = nil # the Leadership whose block runs now
+      @latest = nil # the last term announced, run or not
       @in_block = false
       @unacknowledged = false
     end
@@ -49,13 +50,22 @@ class KubernetesLeaderElection
 
     # On the event thread.
     def acquired(event)
-      @terms << Leadership.new(event[:term], @native)
+      leadership = Leadership.new(event[:term], @native)
+      @mutex.synchronize do
+        # Announced already, by lead joining a term in progress.
+        return if @latest && @latest.term == leadership.term && !@latest.lost?
+
+        @latest = leadership
+      end
+      @terms << leadership
     end
 
     # On the event thread: the term ends. Acknowledged now if no block runs,
     # else once it has returned.
     def lost(event)
       @mutex.synchronize do
+        # A term still queued when it ends never runs its block.
+        @latest&.lose!
         if @running
           @running.lose!
           @unacknowledged = true
@@ -123,15 +133,20 @@ class KubernetesLeaderElection
     # acknowledged, so the lease released on stop, only once the block has
     # returned: the next leader's work never overlaps this one's. A block
     # that returns early leaves this elector leading, idle, until the term
-    # ends. Starts the elector if it is not started, and returns once it has
-    # stopped (`stop` from another thread, a signal handler, or at exit).
-    # An error the block raises stops the elector and is raised here.
+    # ends. Starts the elector if it is not started (and when it already
+    # leads, runs the block for the term in progress), and returns once it has
+    # stopped (`stop` from another thread, or at exit). An error the block
+    # raises stops the elector and is raised here.
     def lead(interrupt: true, &block)
       raise ConfigError.new("lead: a block is required", "block") unless block
       raise Error, "lead is already running on this elector" if @lead
 
       @lead = Lead.new(@native, interrupt)
-      start unless @dispatcher
+      if @dispatcher
+        @lead.acquired(term: term) if leader?
+      else
+        start
+      end
       while (leadership = @lead.next_term)
         begin
           @lead.run(leadership, &block)
