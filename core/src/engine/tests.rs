@@ -681,7 +681,11 @@ async fn a_stop_after_an_unacknowledged_loss_releases_only_once_acknowledged() {
     a.client.set_latency(Duration::ZERO);
     a.request_stop();
     sleep(secs(5)).await;
-    assert_eq!(record(&server).holder.as_deref(), Some("a"), "released under running work");
+    assert_eq!(
+        record(&server).holder.as_deref(),
+        Some("a"),
+        "released under running work"
+    );
     a.work_stopped();
     let (_, events) = a.stop().await;
     assert_eq!(record(&server).holder, None, "released once acknowledged");
