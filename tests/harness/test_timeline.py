@@ -61,6 +61,19 @@ class TermsTest(unittest.TestCase):
 
 
 class UnitsTest(unittest.TestCase):
+    def test_a_frozen_unit_ending_on_waking_does_not_delay_the_wake_report(self):
+        events = [ev(0, 'a', 'acquired'), ev(5, 'a', 'unit_begin'), mark(10, 'a', 'pause'),
+                  ev(500, 'b', 'acquired'), mark(1000, 'a', 'resume'), ev(1001, 'a', 'unit_end'),
+                  ev(1002, 'a', 'lost')]
+        self.assertEqual(overlaps(terms(events, until=2000 * MS)), [])
+        [wake] = wakes(events)
+        self.assertEqual((wake.first_event, wake.reported), ('lost', 1002 * MS))
+
+    def test_a_unit_begun_on_waking_is_acting_as_leader(self):
+        events = [ev(0, 'a', 'acquired'), mark(10, 'a', 'pause'), ev(500, 'b', 'acquired'),
+                  mark(1000, 'a', 'resume'), ev(1001, 'a', 'unit_begin'), ev(1002, 'a', 'lost')]
+        self.assertEqual(len(overlaps(terms(events, until=2000 * MS))), 1)
+
     def test_units_that_follow_each_other_do_not_overlap(self):
         events = [ev(0, 'a', 'unit_begin'), ev(80, 'a', 'unit_end'), ev(80, 'b', 'unit_begin'),
                   ev(90, 'b', 'unit_end')]

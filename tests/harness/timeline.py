@@ -56,6 +56,8 @@ def terms(events, until):
     woken = {}  # holder -> resume time, until its next event
     for event in sorted(events, key=lambda e: e.at):
         name, index = event.holder
+        if event.kind == 'unit_end':
+            continue  # a unit frozen by SIGSTOP ending on waking: see units()
         if index >= 0:
             if event.kind == 'acquired' and event.holder not in open_terms:
                 open_terms[event.holder] = event.at
@@ -129,6 +131,8 @@ def wakes(events):
     resumed = {}
     for event in sorted(events, key=lambda e: e.at):
         name, index = event.holder
+        if event.kind == 'unit_end':
+            continue  # ending a unit frozen mid-way is no act; beginning one is
         if index >= 0:
             if event.holder in resumed:
                 found.append(Wake(event.holder, resumed.pop(event.holder), event.at if event.kind == 'lost' else None, event.kind))
