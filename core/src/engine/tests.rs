@@ -110,6 +110,22 @@ impl Candidate {
         (started.elapsed(), events)
     }
 
+    /// Cuts it off from the store until it steps down at its renew deadline;
+    /// the lease still holds its last write.
+    async fn cut_off_until_it_steps_down(&self) {
+        self.client.set_latency(secs(3600));
+        self.next(DEADLINE + secs(1), |e| {
+            matches!(
+                e,
+                Event::Lost {
+                    reason: LostReason::RenewDeadlineExceeded,
+                    ..
+                }
+            )
+        })
+        .await;
+    }
+
     /// From now on its host holds each `Lost` until [`Self::work_stopped`].
     fn keep_working_after_loss(&self) {
         *self.held.lock().unwrap() = Some(Vec::new());
@@ -444,17 +460,7 @@ async fn an_acquire_that_commits_during_stop_is_released() {
 async fn after_a_lost_deadline_the_handle_names_no_leader() {
     let server = Server::new();
     let a = Candidate::leading(&server, config("a")).await;
-    a.client.set_latency(secs(3600));
-    a.next(DEADLINE + secs(1), |e| {
-        matches!(
-            e,
-            Event::Lost {
-                reason: LostReason::RenewDeadlineExceeded,
-                ..
-            }
-        )
-    })
-    .await;
+    a.cut_off_until_it_steps_down().await;
     a.next(Duration::ZERO, |e| {
         matches!(e, Event::LeaderChanged { leader: None, .. })
     })
@@ -665,19 +671,7 @@ async fn a_stop_after_an_unacknowledged_loss_releases_only_once_acknowledged() {
     let server = Server::new();
     let a = Candidate::leading(&server, config("a").stop_timeout(secs(30))).await;
     a.keep_working_after_loss();
-    // Cut off past the renew deadline: lost, with the lease still holding
-    // a's last write.
-    a.client.set_latency(secs(3600));
-    a.next(DEADLINE + secs(1), |e| {
-        matches!(
-            e,
-            Event::Lost {
-                reason: LostReason::RenewDeadlineExceeded,
-                ..
-            }
-        )
-    })
-    .await;
+    a.cut_off_until_it_steps_down().await;
     a.client.set_latency(Duration::ZERO);
     a.request_stop();
     sleep(secs(5)).await;
@@ -697,9 +691,7 @@ async fn a_stop_after_a_loss_never_acknowledged_ends_at_the_stop_timeout_without
     let server = Server::new();
     let a = Candidate::leading(&server, config("a").stop_timeout(secs(5))).await;
     a.keep_working_after_loss();
-    a.client.set_latency(secs(3600));
-    a.next(DEADLINE + secs(1), |e| matches!(e, Event::Lost { .. }))
-        .await;
+    a.cut_off_until_it_steps_down().await;
     a.client.set_latency(Duration::ZERO);
     let (took, events) = a.stop().await;
     assert!(took >= secs(5) && took < secs(6), "stop took {took:?}");
