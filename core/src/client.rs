@@ -13,7 +13,11 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config as KubeConfig};
 use tokio::time::Instant;
 
+use tower::BoxError;
+use tracing::warn;
+
 use crate::config::{Config, Connection, Token};
+use crate::connection::Connections;
 use crate::events::ErrorKind;
 use crate::stats::{Counters, bump};
 use crate::store::{ApiError, LeaseEvents, LeaseStore};
@@ -166,7 +170,8 @@ pub async fn client_for(config: &Config) -> Result<Arc<Client>, crate::Error> {
     // hidden retries would eat into the renew deadline.
     kube_config.default_retry = false;
     kube_config.connect_timeout = Some(config.request_timeout());
-    let client = build_client(kube_config).map_err(|e| crate::Error::Connect(error_chain(&e)))?;
+    let client = build_client(kube_config, config.request_timeout())
+        .map_err(|e| crate::Error::Connect(error_chain(&*e)))?;
     let mut clients = clients.lock().unwrap();
     // Another elector may have connected while this one did: share its client.
     if let Some(client) = shared(&clients) {
@@ -178,35 +183,45 @@ pub async fn client_for(config: &Config) -> Result<Arc<Client>, crate::Error> {
     Ok(client)
 }
 
-/// kube's client stack (base URI, auth, extra headers over rustls) on a
-/// connector with TCP_NODELAY. kube's own connector leaves Nagle on: the
+/// kube's client stack (base URI, auth, extra headers) over our
+/// [`Connections`]: HTTP/2 shared by every elector of the process, on TCP
+/// connections with TCP_NODELAY. kube's own connector leaves Nagle on: the
 /// first request on a new connection, sent right after the TLS handshake's
 /// last flight, then waits for the server's delayed ACK, about 40 ms on
-/// Linux. A standby's takeover is such a request (its watch holds the
-/// pooled connection), so this is most of a handover. Request timeouts are
-/// the engine's own (every call is bounded), so kube's timeout connector is
-/// not needed here.
-fn build_client(kube_config: KubeConfig) -> Result<Client, kube::Error> {
+/// Linux. Request timeouts are the engine's own (every call is bounded), so
+/// kube's timeout connector is not needed here.
+fn build_client(kube_config: KubeConfig, connect_timeout: Duration) -> Result<Client, BoxError> {
     use kube::client::ConfigExt;
-    use tower::{BoxError, ServiceBuilder};
+    use tower::ServiceBuilder;
 
     if kube_config.proxy_url.is_some() {
-        // kube's own stack knows the proxy kinds; it keeps Nagle on.
-        return Client::try_from(kube_config);
+        // kube's own stack knows the proxy kinds; it speaks HTTP/1.1 only and
+        // keeps Nagle on.
+        warn!(
+            "a proxy is configured: HTTP/1.1, one connection per watch, instead of one shared HTTP/2 connection"
+        );
+        return Ok(Client::try_from(kube_config)?);
     }
     let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    http.set_connect_timeout(kube_config.connect_timeout);
-    let https = kube_config.rustls_https_connector_with_connector(http)?;
-    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(https);
+    http.set_connect_timeout(Some(connect_timeout));
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(kube_config.rustls_client_config()?)
+        .https_or_http();
+    if let Some(name) = &kube_config.tls_server_name {
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
+            name.clone().try_into()?,
+        ));
+    }
+    // ALPN offers h2 and http/1.1.
+    let https = https.enable_all_versions().wrap_connector(http);
+    let connections = Connections::new(kube_config.cluster_url.clone(), https, connect_timeout);
     let service = ServiceBuilder::new()
         .layer(kube_config.base_uri_layer())
         .option_layer(kube_config.auth_layer()?)
         .layer(kube_config.extra_headers_layer()?)
-        .map_err(BoxError::from)
-        .service(hyper);
+        .service(connections);
     Ok(Client::new(service, kube_config.default_namespace))
 }
 

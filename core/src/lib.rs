@@ -27,6 +27,7 @@
 mod client;
 mod clock;
 mod config;
+mod connection;
 mod decide;
 mod elector;
 mod engine;

@@ -80,13 +80,22 @@ start_etcd() {
   wait_for etcd etcd_healthy 60
 }
 
-start_apiserver() {
-  is_running apiserver && return 0
-  log "starting kube-apiserver on https://127.0.0.1:$APISERVER_PORT"
+start_apiserver() { run_apiserver apiserver "$APISERVER_PORT"; }
+
+# A second API server on the same etcd that offers HTTP/1.1 only (no h2 by
+# ALPN), for the tests of the client's fallback; started on demand by ctl.
+start_apiserver-http1() { run_apiserver apiserver-http1 "$HTTP1_APISERVER_PORT" --disable-http2-serving; }
+
+# run_apiserver NAME PORT [FLAG...]
+run_apiserver() {
+  local name=$1 port=$2
+  shift 2
+  is_running "$name" && return 0
+  log "starting kube-apiserver ($name) on https://127.0.0.1:$port"
   setsid "$BIN_DIR/kube-apiserver" \
     --advertise-address=127.0.0.1 \
     --bind-address=127.0.0.1 \
-    --secure-port="$APISERVER_PORT" \
+    --secure-port="$port" \
     --tls-cert-file="$cluster_dir/pki/apiserver.crt" \
     --tls-private-key-file="$cluster_dir/pki/apiserver.key" \
     --cert-dir="$cluster_dir/pki" \
@@ -101,9 +110,10 @@ start_apiserver() {
     --endpoint-reconciler-type=none \
     --profiling=false \
     --v=1 \
-    </dev/null >>"$cluster_dir/apiserver.log" 2>&1 8>&- &
-  echo $! >"$cluster_dir/apiserver.pid"
-  wait_for apiserver apiserver_ready 120
+    "$@" \
+    </dev/null >>"$cluster_dir/$name.log" 2>&1 8>&- &
+  echo $! >"$cluster_dir/$name.pid"
+  APISERVER_PORT=$port wait_for "$name" apiserver_ready 120
 }
 
 # stop_component NAME [SIGNAL]: stops one process and waits until it is gone.
@@ -126,5 +136,9 @@ load_env() {
   [[ -f "$cluster_dir/env" ]] || die "no cluster at $cluster_dir: run tests/cluster/up first"
   # shellcheck disable=SC1091
   source "$cluster_dir/env"
+  if [[ -z ${HTTP1_APISERVER_PORT:-} ]]; then
+    HTTP1_APISERVER_PORT=$(free_port)
+    echo "HTTP1_APISERVER_PORT=$HTTP1_APISERVER_PORT" >>"$cluster_dir/env"
+  fi
   BIN_DIR=$("$cluster_src/build")
 }

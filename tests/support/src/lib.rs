@@ -80,6 +80,9 @@ fn cluster_script(name: &str) -> PathBuf {
 pub enum Component {
     ApiServer,
     Etcd,
+    /// A second API server on the same etcd that offers HTTP/1.1 only;
+    /// stopped until a test starts it.
+    Http1ApiServer,
 }
 
 impl Cluster {
@@ -123,6 +126,14 @@ impl Cluster {
         format!("https://127.0.0.1:{}", self.env_value("APISERVER_PORT"))
     }
 
+    /// The URL of the API server without HTTP/2 ([`Component::Http1ApiServer`]).
+    pub fn http1_server_url(&self) -> String {
+        format!(
+            "https://127.0.0.1:{}",
+            self.env_value("HTTP1_APISERVER_PORT")
+        )
+    }
+
     /// The PEM file of the CA that signed the API server's certificate.
     pub fn ca_file(&self) -> PathBuf {
         self.dir().join("pki/ca.crt")
@@ -140,6 +151,7 @@ impl Cluster {
         let name = match component {
             Component::ApiServer => "apiserver",
             Component::Etcd => "etcd",
+            Component::Http1ApiServer => "apiserver-http1",
         };
         let status = Command::new(cluster_script("ctl"))
             .args([action, name])
