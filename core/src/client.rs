@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::io::{AsyncBufRead, AsyncBufReadExt};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, PostParams, WatchParams};
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config as KubeConfig};
 use tokio::time::Instant;
@@ -75,8 +77,9 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 #[derive(Clone)]
 pub struct LeaseApi {
     api: Api<Lease>,
-    /// Keeps the shared client in the cache while this elector runs.
-    _client: Arc<Client>,
+    /// The shared client; holding it keeps it in the cache while this
+    /// elector runs.
+    client: Arc<Client>,
     name: String,
     request_timeout: Duration,
     counters: Arc<Counters>,
@@ -86,7 +89,7 @@ impl LeaseApi {
     pub fn new(client: Arc<Client>, config: &Config, counters: Arc<Counters>) -> LeaseApi {
         LeaseApi {
             api: Api::namespaced(Client::clone(&client), &config.namespace),
-            _client: client,
+            client,
             name: config.lease_name.clone(),
             request_timeout: config.request_timeout(),
             counters,
@@ -94,11 +97,13 @@ impl LeaseApi {
     }
 
     /// Runs one request, ending it at the request timeout or at `limit`,
-    /// whichever is sooner.
+    /// whichever is sooner. Requests come boxed: kube's request futures are
+    /// large, and inline they would sit in every elector's task while it
+    /// waits, not only while a request is in flight.
     async fn bounded<T>(
         &self,
         limit: Option<Instant>,
-        request: impl Future<Output = Result<T, kube::Error>>,
+        request: BoxFuture<'_, Result<T, kube::Error>>,
     ) -> Result<T, ApiError> {
         let mut timeout = self.request_timeout;
         if let Some(limit) = limit {
@@ -114,8 +119,8 @@ impl LeaseApi {
 impl LeaseStore for LeaseApi {
     async fn get(&self, limit: Option<Instant>) -> Result<Option<Lease>, ApiError> {
         bump(&self.counters.gets);
-        match self.bounded(limit, self.api.get(&self.name)).await {
-            Ok(lease) => Ok(Some(lease)),
+        match self.bounded(limit, self.api.get(&self.name).boxed()).await {
+            Ok(lease) => Ok(Some(slim(lease))),
             Err(ApiError::NotFound) => Ok(None),
             Err(e) => Err(e),
         }
@@ -123,17 +128,16 @@ impl LeaseStore for LeaseApi {
 
     async fn create(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
         bump(&self.counters.creates);
-        self.bounded(limit, self.api.create(&PostParams::default(), lease))
-            .await
+        let params = PostParams::default();
+        let create = self.api.create(&params, lease);
+        self.bounded(limit, create.boxed()).await.map(slim)
     }
 
     async fn replace(&self, lease: &Lease, limit: Option<Instant>) -> Result<Lease, ApiError> {
         bump(&self.counters.updates);
-        self.bounded(
-            limit,
-            self.api.replace(&self.name, &PostParams::default(), lease),
-        )
-        .await
+        let params = PostParams::default();
+        let replace = self.api.replace(&self.name, &params, lease);
+        self.bounded(limit, replace.boxed()).await.map(slim)
     }
 
     /// A field selector on the lease's name; "0" (any version, from the
@@ -145,8 +149,60 @@ impl LeaseStore for LeaseApi {
             .fields(&format!("metadata.name={}", self.name))
             .timeout(WATCH_TIMEOUT_SECS);
         let version = resource_version.unwrap_or("0");
-        let stream = self.bounded(None, self.api.watch(&params, version)).await?;
-        Ok(stream.map(|item| item.map_err(api_error)).boxed())
+        let request = kube::core::Request::new(self.api.resource_url())
+            .watch(&params, version)
+            .map_err(|e| api_error(kube::Error::BuildRequest(e)))?;
+        let body = self
+            .bounded(None, self.client.request_stream(request).boxed())
+            .await?;
+        Ok(watch_events(body))
+    }
+}
+
+/// The lease without its managedFields, which the elector never reads and
+/// which were a third of every copy it keeps. A replace that omits them
+/// leaves the server's as they are.
+fn slim(mut lease: Lease) -> Lease {
+    lease.metadata.managed_fields = None;
+    lease
+}
+
+/// The events of a watch, one JSON object per line. Decoded here rather than
+/// by kube's `Api::watch`, whose line reader keeps an 8 KiB buffer for the
+/// life of every watch; this one holds a line only while it arrives.
+fn watch_events(body: impl AsyncBufRead + Send + Unpin + 'static) -> LeaseEvents {
+    futures::stream::unfold(body, |mut body| async move {
+        let mut line = Vec::new();
+        let event = match body.read_until(b'\n', &mut line).await {
+            Ok(0) => return None,
+            Ok(_) if line.last() != Some(&b'\n') => Err(ApiError::Failed {
+                kind: ErrorKind::Unavailable,
+                message: "watch broke in the middle of an event".into(),
+            }),
+            Ok(_) => watch_event(&line),
+            Err(e) => Err(ApiError::Failed {
+                kind: ErrorKind::Unavailable,
+                message: format!("watch broke: {}", error_chain(&e)),
+            }),
+        };
+        Some((event, body))
+    })
+    .boxed()
+}
+
+fn watch_event(line: &[u8]) -> Result<WatchEvent<Lease>, ApiError> {
+    match serde_json::from_slice(line) {
+        Ok(WatchEvent::Added(lease)) => Ok(WatchEvent::Added(slim(lease))),
+        Ok(WatchEvent::Modified(lease)) => Ok(WatchEvent::Modified(slim(lease))),
+        Ok(WatchEvent::Deleted(lease)) => Ok(WatchEvent::Deleted(slim(lease))),
+        Ok(other) => Ok(other),
+        Err(e) => Err(ApiError::Failed {
+            kind: ErrorKind::Invalid,
+            message: format!(
+                "watch event: {e}: {}",
+                String::from_utf8_lossy(&line[..line.len().min(200)])
+            ),
+        }),
     }
 }
 
@@ -279,6 +335,35 @@ async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_watch_is_read_line_by_line_without_managed_fields() {
+        let lease = r#"{"metadata":{"name":"a","resourceVersion":"7","managedFields":[{"manager":"m","fieldsV1":{"f:spec":{}}}]},"spec":{"holderIdentity":"x"}}"#;
+        let body = format!(
+            "{{\"type\":\"ADDED\",\"object\":{lease}}}\nnot json\n{{\"type\":\"MODIFIED\",\"object\":{lease}}}"
+        );
+        let mut events = watch_events(futures::io::Cursor::new(body.into_bytes()));
+        match events.next().await {
+            Some(Ok(WatchEvent::Added(lease))) => {
+                assert_eq!(lease.metadata.resource_version.as_deref(), Some("7"));
+                assert!(lease.metadata.managed_fields.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            events.next().await,
+            Some(Err(ApiError::Failed { kind: ErrorKind::Invalid, message })) if message.contains("not json")
+        ));
+        // The stream ended in the middle of the last event.
+        assert!(matches!(
+            events.next().await,
+            Some(Err(ApiError::Failed {
+                kind: ErrorKind::Unavailable,
+                ..
+            }))
+        ));
+        assert!(events.next().await.is_none());
+    }
 
     #[tokio::test]
     async fn electors_share_a_client_until_the_last_one_is_gone() {

@@ -157,7 +157,9 @@ impl Shared {
                 let _one_at_a_time = self.connecting.lock().await;
                 match self.reserve(watch) {
                     Some(reserved) => Some(reserved),
-                    None => self.connect().await?,
+                    // Boxed: its TLS handshake would otherwise sit in
+                    // every request's future.
+                    None => Box::pin(self.connect()).await?,
                 }
             }
         };

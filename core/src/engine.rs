@@ -110,14 +110,15 @@ const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(330);
 const RELEASE_ATTEMPTS: u32 = 3;
 
 impl<S: LeaseStore> Engine<S> {
+    /// Boxed, for [`run`](Self::run).
     pub fn new(
         config: Arc<Config>,
         api: S,
         shared: Arc<Shared>,
         events: EventSender,
         cancel: CancellationToken,
-    ) -> Engine<S> {
-        Engine {
+    ) -> Box<Engine<S>> {
+        Box::new(Engine {
             own: OwnWrites::new(&config.identity),
             config,
             api,
@@ -127,14 +128,22 @@ impl<S: LeaseStore> Engine<S> {
             knowledge: Knowledge::new(Instant::now()),
             highest_term: None,
             last_error: None,
-        }
+        })
     }
 
-    pub async fn run(mut self) {
+    /// The engine itself and every step that is not where an elector waits
+    /// most of its life (a standby in `campaign`'s watch, a leader between
+    /// renewals) are boxed: inline, each would add its largest state to every
+    /// elector's task for good (6.5 KiB of it when they were). Boxed, a rare
+    /// step costs an allocation while it runs.
+    pub async fn run(mut self: Box<Self>) {
         info!("elector started");
-        while let Some((lease, sent_at)) = self.campaign().await {
+        loop {
+            let Some((lease, sent_at)) = Box::pin(self.campaign()).await else {
+                break;
+            };
             self.on_acquired(lease.clone(), sent_at);
-            let Some(ack) = self.lead(lease, sent_at).await else {
+            let Some(ack) = Box::pin(self.lead(lease, sent_at)).await else {
                 break; // stopped while leading, and the stop seen through
             };
             if !self.host_acknowledged(ack).await {
@@ -177,7 +186,7 @@ impl<S: LeaseStore> Engine<S> {
         };
         loop {
             if cancel.is_cancelled() {
-                return self.campaign_stopped().await;
+                return Box::pin(self.campaign_stopped()).await;
             }
             let now = Instant::now();
             let wake = match candidate_step(
@@ -189,21 +198,23 @@ impl<S: LeaseStore> Engine<S> {
             ) {
                 Step::Read => {
                     if cancel
-                        .run_until_cancelled(self.read(&mut watch))
+                        .run_until_cancelled(Box::pin(self.read(&mut watch)))
                         .await
                         .is_none()
                     {
-                        return self.campaign_stopped().await;
+                        return Box::pin(self.campaign_stopped()).await;
                     }
                     continue;
                 }
                 Step::Create | Step::TakeOver => {
                     let watching = watch.events.is_some();
-                    let Some(won) = cancel.run_until_cancelled(self.try_acquire(watching)).await
+                    let Some(won) = cancel
+                        .run_until_cancelled(Box::pin(self.try_acquire(watching)))
+                        .await
                     else {
                         // Stopped with the write on its way: it may have
                         // committed. The host never heard of it: hand it back.
-                        self.release(None).await;
+                        Box::pin(self.release(None)).await;
                         return None;
                     };
                     let Some((lease, sent_at)) = won else {
@@ -211,7 +222,7 @@ impl<S: LeaseStore> Engine<S> {
                     };
                     if cancel.is_cancelled() {
                         // Won while stopping: hand it straight back.
-                        self.release(Some(lease)).await;
+                        Box::pin(self.release(Some(lease))).await;
                         return None;
                     }
                     if sent_at
@@ -232,11 +243,11 @@ impl<S: LeaseStore> Engine<S> {
             };
             if watch.events.is_none() && now >= watch.retry_at {
                 if cancel
-                    .run_until_cancelled(self.open_watch(&mut watch))
+                    .run_until_cancelled(Box::pin(self.open_watch(&mut watch)))
                     .await
                     .is_none()
                 {
-                    return self.campaign_stopped().await;
+                    return Box::pin(self.campaign_stopped()).await;
                 }
                 continue;
             }
@@ -245,7 +256,7 @@ impl<S: LeaseStore> Engine<S> {
                 None => wake.min(watch.retry_at),
             };
             tokio::select! {
-                _ = cancel.cancelled() => return self.campaign_stopped().await,
+                _ = cancel.cancelled() => return Box::pin(self.campaign_stopped()).await,
                 _ = sleep_until(wake) => {}
                 event = next_event(&mut watch.events) => self.on_watch_event(event, &mut watch),
             }
@@ -262,7 +273,7 @@ impl<S: LeaseStore> Engine<S> {
     /// handed back if so configured, rather than left to expire.
     async fn campaign_stopped(&mut self) -> Option<(Lease, Moment)> {
         if self.config.release_on_stop && self.own.wrote_any() {
-            self.release(None).await;
+            Box::pin(self.release(None)).await;
         }
         None
     }
@@ -406,7 +417,7 @@ impl<S: LeaseStore> Engine<S> {
                 }
                 Some(stop) => tokio::select! {
                     _ = stop.ack.done() => {
-                        self.host_stopped(lease).await;
+                        Box::pin(self.host_stopped(lease)).await;
                         return None;
                     }
                     _ = sleep_until(stop.until) => {
@@ -560,7 +571,7 @@ impl<S: LeaseStore> Engine<S> {
     async fn host_stopped(&mut self, lease: Lease) {
         debug!("the host stopped its leader work");
         if self.config.release_on_stop {
-            self.release(Some(lease)).await;
+            Box::pin(self.release(Some(lease))).await;
         }
     }
 

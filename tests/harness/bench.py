@@ -28,7 +28,10 @@ TAKEOVER_LIMIT_SECONDS = 30
 # stop polling after 20 s.
 LOAD_SETTLE_SECONDS = 22
 LOAD_WINDOW_SECONDS = 20
-LOAD_STANDBYS = (10, 100, 1000)
+LOAD_STANDBYS = (10, 100, 1000, 10000)
+# Ten thousand standbys are ours (Rust) alone: client-go's would poll the API
+# server 5000 times a second, the JS package's 1000.
+LOAD_KINDS_AT_10000 = (OURS_RUST,)
 FOOTPRINT_WARMUP_SECONDS = 5
 FOOTPRINT_WINDOW_SECONDS = 30
 LEASES_PER_PROCESS = (1, 100, 1000)
@@ -45,6 +48,27 @@ def rss_mib(pid):
         if line.startswith('VmRSS:'):
             return int(line.split()[1]) / 1024
     return None
+
+
+def tcp_connections(pid, port):
+    """Established TCP connections of process `pid` to `port`: its socket
+    inodes matched against the kernel's TCP tables."""
+    inodes = set()
+    for fd in Path(f'/proc/{pid}/fd').iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith('socket:['):
+            inodes.add(target[len('socket:['):-1])
+    count = 0
+    for table in ('tcp', 'tcp6'):
+        for line in Path(f'/proc/{pid}/net/{table}').read_text().splitlines()[1:]:
+            fields = line.split()
+            established = fields[3] == '01'
+            if established and int(fields[2].rsplit(':', 1)[1], 16) == port and fields[9] in inodes:
+                count += 1
+    return count
 
 
 def ratio(value, ours):
@@ -162,16 +186,16 @@ class Bench:
         time.sleep(LOAD_WINDOW_SECONDS)
         baseline_load = self.cluster.lease_load()
         baseline = baseline_load.rates_since(before, LOAD_WINDOW_SECONDS)
-        sections = []
+        sections, standby_rss = [], {}
         for n in LOAD_STANDBYS:
             rows, ours_total = [], None
-            for kind in KINDS:
+            for kind in (LOAD_KINDS_AT_10000 if n >= 10000 else KINDS):
                 print(f'  load: {kind} with {n} standbys', flush=True)
                 lease = self.lease('load')
                 self.leader(kind, lease)
                 standbys = self.fleet.start(kind, lease, count=n)
-                if not standbys.wait_all('started', 300):
-                    rows.append([kind, 'did not start'] + [''] * 7)
+                if not standbys.wait_all('started', 600):
+                    rows.append([kind, 'did not start'] + [''] * 9)
                     self.fleet.stop_all()
                     continue
                 time.sleep(LOAD_SETTLE_SECONDS)
@@ -186,18 +210,31 @@ class Bench:
                 rates = {verb: max(0.0, rate - baseline.get(verb, 0)) for verb, rate in rates.items()}
                 total = sum(rates.values())
                 ours_total = total if ours_total is None else ours_total
+                rss = rss_mib(standbys.pid)
+                standby_rss.setdefault(kind, {})[n] = rss
                 rows.append([
                     kind, f'{rates.get("GET", 0):.1f}', f'{rates.get("PUT", 0):.1f}',
                     f'{rates.get("POST", 0):.1f}', f'{total:.1f}',
                     ratio(total, ours_total) if kind != OURS_RUST else '1.0×',
                     last.watches - baseline_load.watches,
-                    f'{100 * cpu / elapsed:.1f} %', f'{rss_mib(standbys.pid):.0f} MiB',
+                    f'{100 * cpu / elapsed:.1f} %', f'{rss_mib(apiserver):.0f} MiB', f'{rss:.0f} MiB',
+                    tcp_connections(standbys.pid, self.cluster.port),
                 ])
                 self.fleet.stop_all()
             sections.append(f'{n} standbys (in one process) and one leader:\n\n' + report.table(
                 ['elector', 'GET/s', 'PUT/s', 'POST/s', 'requests/s', 'vs ours (Rust)', 'open watches',
-                 'API server CPU', 'standbys\' process RSS'], rows)
-                + '\n\nrequests/s counts every verb, WATCH and LIST included.')
+                 'API server CPU', 'API server RSS', 'standbys\' process RSS', 'its TCP connections'], rows)
+                + '\n\nrequests/s counts every verb, WATCH and LIST included. TCP connections: the standbys\' '
+                'process\'s established connections to the API server, from /proc/net/tcp.')
+        per_standby = []
+        for kind, rss in standby_rss.items():
+            sizes = sorted(rss)
+            for smaller, larger in zip(sizes, sizes[1:]):
+                if larger >= 1000:
+                    per_standby.append([kind, f'{smaller} → {larger}',
+                                        f'{1024 * (rss[larger] - rss[smaller]) / (larger - smaller):.1f} KiB'])
+        sections.append('Memory per extra standby (its elector, watch and events) in the standbys\' process:\n\n'
+                        + report.table(['elector', 'standbys', 'RSS per extra standby'], per_standby))
         return '\n\n'.join(sections)
 
     def footprint(self):
