@@ -155,11 +155,15 @@ impl Shared {
             Some(reserved) => Some(reserved),
             None => {
                 let _one_at_a_time = self.connecting.lock().await;
-                match self.reserve(watch) {
-                    Some(reserved) => Some(reserved),
-                    // Boxed: its TLS handshake would otherwise sit in
-                    // every request's future.
-                    None => Box::pin(self.connect()).await?,
+                if self.http1.get().is_some() {
+                    None // found out while this request waited its turn
+                } else {
+                    match self.reserve(watch) {
+                        Some(reserved) => Some(reserved),
+                        // Boxed: its TLS handshake would otherwise sit in
+                        // every request's future.
+                        None => Box::pin(self.connect()).await?,
+                    }
                 }
             }
         };
