@@ -89,6 +89,9 @@ BUSY_HANDOVER = 'graceful handover with a busy leader'
 # 9 s each (it polls), the others a settle period.
 BUSY_HANDOVERS_JS_PACKAGE = 5
 STALE_WATCH = '410 storm: watches of a lease older than the watch cache'
+# Electors in the process whose one shared connection is cut: half lead leases
+# of their own, half stand by on leases another process leads.
+SHARED_CONNECTION_ELECTORS = 100
 # Debian's faketime package, under the machine's multiarch directory.
 LIBFAKETIME = next(iter(sorted(Path('/usr/lib').glob('*/faketime/libfaketime.so.1'))), None)
 
@@ -104,6 +107,11 @@ class Round:
     failures: list = field(default_factory=list)
     # False where a holder the harness wrote keeps the lease all round.
     leader_expected: bool = True
+    # Every lease of the round, where it has more than `lease`.
+    leases: list = field(default_factory=list)
+
+    def all_leases(self):
+        return self.leases or [self.lease]
 
 
 class Gate:
@@ -204,7 +212,8 @@ class Suite:
         # to a renew deadline later (its last renewal came before the fault);
         # only a leader after that shows the lease recovered.
         time.sleep(max(0.0, (round_.healed_at - now()) / 1e9 + self.timings.renew_deadline))
-        self.recover(round_.lease)
+        for lease in round_.all_leases():
+            self.recover(lease)
         time.sleep(self.timings.settle)
         round_.end_at = now()
         self.fleet.stop_all()
@@ -233,6 +242,65 @@ class Suite:
 
     def partition(self, fault):
         return lambda name: self.cut_off(name, fault)
+
+    def shared_connection(self, fault):
+        """SHARED_CONNECTION_ELECTORS electors in one process, all on the
+        connections it shares among them, through toxiproxy: leaders of half
+        the leases, standbys on the other half, which a second process leads
+        directly. A third process stands by on the first half, directly. The
+        fault cuts the shared connections for longer than the lease; then the
+        second process stops, and the shared process's standbys must take its
+        leases over their watches, which shows the connections came back."""
+        def run(name):
+            base, half = self.lease(name), SHARED_CONNECTION_ELECTORS // 2
+            leases = [f'{base}-{i}' for i in range(2 * half)]
+            others = self.start(OURS_RUST, base, count=half, distinct_leases=True, first_index=half)
+            if not others.wait_all('acquired', 60):
+                raise RuntimeError(f'{others.name} did not acquire its leases (log: {others.log})')
+            shared = self.start(OURS_RUST, base, count=2 * half, distinct_leases=True,
+                                kubeconfig=self.proxied_kubeconfig)
+            for index in range(half):
+                if not shared.wait_event('acquired', 60, index):
+                    raise RuntimeError(f'{shared.name} did not acquire {leases[index]} (log: {shared.log})')
+            standbys = self.start(OURS_RUST, base, count=half, distinct_leases=True)
+            if not (shared.wait_all('started', 60) and standbys.wait_all('started', 60)):
+                raise RuntimeError(f'the standbys did not start (logs: {shared.log}, {standbys.log})')
+            time.sleep(self.timings.settle)
+            fault_at = now()
+            for kind, stream, attributes in self.faults[fault]:
+                self.toxiproxy.add(kind, stream, **attributes)
+            time.sleep(self.timings.fault)
+            self.toxiproxy.clear()
+            round_ = Round(name, base, fault_at, now(), leases=leases)
+            # Each leader's last renewal came before the fault: it must step
+            # down by a renew deadline after the fault began (and a second
+            # for its process to print it).
+            stepped_down = [shared.wait_event('lost', 0, i, since=fault_at) for i in range(half)]
+            late = [leases[i] for i, lost in enumerate(stepped_down)
+                    if not lost or lost.at - fault_at > (self.timings.renew_deadline + 1) * 1e9]
+            slowest = max((e.at - fault_at for e in stepped_down if e), default=None)
+            round_.notes.append(f'{half - len(late)}/{half} leaders stepped down within the renew deadline'
+                                + (f' (the last after {report.seconds(slowest)})' if slowest else ''))
+            if late:
+                round_.failures.append(f'leaders that did not step down by their renew deadline: {late}')
+            time.sleep(max(0.0, (round_.healed_at - now()) / 1e9 + self.timings.lease + 1))
+            leaderless_leases = [lease for lease in leases if not self.fleet.leaders(lease)]
+            if leaderless_leases:
+                round_.failures.append(f'leases without a leader a lease duration + 1 s after the fault healed: '
+                                       f'{leaderless_leases}')
+            released = others.terminate()
+            taken = [shared.wait_event('acquired', self.timings.lease + 1, i, since=released.at)
+                     for i in range(half, 2 * half)]
+            missing = [leases[i] for i, e in zip(range(half, 2 * half), taken) if not e]
+            if missing:
+                round_.failures.append(f'leases the shared standbys did not take within a lease of the release: '
+                                       f'{missing}')
+            else:
+                slowest = max(e.at for e in taken) - released.at
+                round_.notes.append(f'after the heal, {half} released leases taken over the shared connection '
+                                    f'within {report.seconds(slowest)}')
+            self.finish(round_)
+        return run
 
     def restart(self, component):
         def run(name):  # one of RESTARTS
@@ -526,6 +594,8 @@ class Suite:
 
     def scenarios(self):
         runs = {f'partition: {fault}': self.partition(fault) for fault in self.faults}
+        runs.update({f'shared connection of {SHARED_CONNECTION_ELECTORS} electors, {fault}': self.shared_connection(fault)
+                     for fault in self.faults})
         runs.update({
             'API server restarted': self.restart('apiserver'),
             'etcd restarted': self.restart('etcd'),
@@ -570,30 +640,37 @@ def check(fleet, rounds):
     kinds = {p.name: p.kind for p in fleet.all_participants}
     finding = Finding.empty()
     for round_ in rounds:
-        events = [e for e in fleet.events if e.lease == round_.lease]
-        found = terms(events, until=round_.end_at)
-        for overlap in overlaps(found):
-            involved = {kinds[overlap.first.holder[0]], kinds[overlap.second.holder[0]]}
-            (finding.overlaps_ours if involved & set(OURS) else finding.overlaps_peers).append(overlap)
-        for overlap in unit_overlaps(units(events, until=round_.end_at)):
-            involved = {kinds[overlap.first.holder[0]], kinds[overlap.second.holder[0]]}
-            if overlap.first.paused or overlap.second.paused:
-                finding.work_paused.append(overlap)
-            elif involved & set(OURS):
-                finding.work_ours.append(overlap)
-            elif CLIENT_GO in involved:
-                finding.work_client_go.append(overlap)
-            else:
-                finding.work_js_package.append(overlap)
-        gaps = leaderless(found, round_.fault_at, round_.end_at) if round_.leader_expected else []
-        if gaps and gaps[-1][1] == round_.end_at:
-            finding.unrecovered += 1
-        else:
-            finding.gaps += [to - since for since, to in gaps]
-        finding.wakes += wakes(events)
+        for lease in round_.all_leases():
+            # The harness's marks (kill, pause, exit) name a participant's first lease.
+            events = [e for e in fleet.events if e.lease == lease or e.holder[1] == -1 and e.lease == round_.lease]
+            check_lease(finding, kinds, events, round_)
         finding.failures += round_.failures
-        finding.failures += [f'{e.holder[0]} printed {e.detail!r}' for e in events if e.kind == 'garbage']
     return finding
+
+
+def check_lease(finding, kinds, events, round_):
+    """Adds what one lease's events show to the finding."""
+    found = terms(events, until=round_.end_at)
+    for overlap in overlaps(found):
+        involved = {kinds[overlap.first.holder[0]], kinds[overlap.second.holder[0]]}
+        (finding.overlaps_ours if involved & set(OURS) else finding.overlaps_peers).append(overlap)
+    for overlap in unit_overlaps(units(events, until=round_.end_at)):
+        involved = {kinds[overlap.first.holder[0]], kinds[overlap.second.holder[0]]}
+        if overlap.first.paused or overlap.second.paused:
+            finding.work_paused.append(overlap)
+        elif involved & set(OURS):
+            finding.work_ours.append(overlap)
+        elif CLIENT_GO in involved:
+            finding.work_client_go.append(overlap)
+        else:
+            finding.work_js_package.append(overlap)
+    gaps = leaderless(found, round_.fault_at, round_.end_at) if round_.leader_expected else []
+    if gaps and gaps[-1][1] == round_.end_at:
+        finding.unrecovered += 1
+    else:
+        finding.gaps += [to - since for since, to in gaps]
+    finding.wakes += wakes(events)
+    finding.failures += [f'{e.holder[0]} printed {e.detail!r}' for e in events if e.kind == 'garbage']
 
 
 def duration(text):

@@ -94,22 +94,23 @@ class Fleet:
                 self._changed.wait(left)
 
     def start(self, kind, lease, count=1, distinct_leases=False, kubeconfig=None, env=None, identity=None,
-              args=(), work=None):
+              args=(), work=None, first_index=0):
         """A participant named uniquely; its electors' identity is the name
-        unless `identity` is given. `identity` and `args` (more flags) are for
-        ours in Rust only. `work`: None, or leader work while leading, printed
+        unless `identity` is given. With `distinct_leases`, elector i takes
+        lease `<lease>-<first_index + i>`. `identity`, `first_index` and
+        `args` (more flags) are for ours in Rust only. `work`: None, or leader work while leading, printed
         as unit_begin and unit_end: 'scoped' (ours through lead, client-go in
         OnStartedLeading, the JS package in its own idiom) or 'idiom' (ours
         in the drop-in idiom: check is_leader, then run a unit)."""
         with self._changed:
             self._serial += 1
             name = f'{PREFIX[kind]}-{self.tag}{self._serial}'
-        if (identity is not None or args) and kind != OURS_RUST:
-            raise ValueError(f'{kind} takes no identity or flags')
+        if (identity is not None or args or first_index) and kind != OURS_RUST:
+            raise ValueError(f'{kind} takes no identity, first index or flags')
         if work is not None:
             work_flags(kind, work)  # refused before anything starts
         participant = Participant(self, kind, name, lease, count, distinct_leases, kubeconfig, env or {},
-                                  identity or name, list(args) + work_flags(kind, work))
+                                  identity or name, list(args) + work_flags(kind, work), first_index)
         with self._changed:
             self.participants.append(participant)
             self.all_participants.append(participant)
@@ -160,9 +161,10 @@ def work_flags(kind, work):
 class Participant:
     """One process running `count` electors of one kind."""
 
-    def __init__(self, fleet, kind, name, lease, count, distinct_leases, kubeconfig, extra_env, identity, args):
+    def __init__(self, fleet, kind, name, lease, count, distinct_leases, kubeconfig, extra_env, identity, args,
+                 first_index=0):
         self.fleet, self.kind, self.name, self.lease, self.count = fleet, kind, name, lease, count
-        self.distinct_leases = distinct_leases
+        self.distinct_leases, self.first_index = distinct_leases, first_index
         self.paused = False
         kubeconfig = str(kubeconfig or fleet.cluster.kubeconfig)
         env = {**os.environ, **extra_env}
@@ -170,7 +172,7 @@ class Participant:
         if kind == OURS_RUST:
             command = [fleet.participant_bin, '--kubeconfig', kubeconfig, '--lease', lease,
                        '--identity', identity, '--count', str(count)] + args
-            command += ['--distinct-leases'] if distinct_leases else []
+            command += ['--distinct-leases', '--first-index', str(first_index)] if distinct_leases else []
         elif kind == CLIENT_GO:
             command = [str(fleet.peers_dir / 'client-go-participant'), '-kubeconfig', kubeconfig,
                        '-lease', lease, '-identity', name, '-count', str(count)] + args
@@ -224,7 +226,7 @@ class Participant:
             self.mark('exit', f'code={self.process.returncode}')
 
     def lease_of(self, index):
-        return f'{self.lease}-{index}' if self.distinct_leases and index >= 0 else self.lease
+        return f'{self.lease}-{self.first_index + index}' if self.distinct_leases and index >= 0 else self.lease
 
     def mark(self, kind, detail=''):
         event = Event(now(), (self.name, -1), kind, detail, self.lease)

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const USAGE: &str = "usage: elector-participant --kubeconfig FILE --lease NAME --identity ID \
-[--context elector] [--namespace default] [--count 1] [--distinct-leases] \
+[--context elector] [--namespace default] [--count 1] [--distinct-leases] [--first-index 0] \
 [--lease-duration-ms 15000] [--renew-deadline-ms 10000] [--retry-period-ms 2000] \
 [--work none|lead|events]";
 
@@ -56,6 +56,8 @@ struct Options {
     identity: String,
     count: usize,
     distinct_leases: bool,
+    /// With `--distinct-leases`, elector `i` takes lease `<lease>-<first_index + i>`.
+    first_index: usize,
     lease_duration: Duration,
     renew_deadline: Duration,
     retry_period: Duration,
@@ -72,6 +74,7 @@ impl Options {
             identity: String::new(),
             count: 1,
             distinct_leases: false,
+            first_index: 0,
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
@@ -91,6 +94,7 @@ impl Options {
                 "--lease" => options.lease = value,
                 "--identity" => options.identity = value,
                 "--count" => options.count = value.parse()?,
+                "--first-index" => options.first_index = value.parse()?,
                 "--lease-duration-ms" => options.lease_duration = millis()?,
                 "--renew-deadline-ms" => options.renew_deadline = millis()?,
                 "--retry-period-ms" => options.retry_period = millis()?,
@@ -115,26 +119,27 @@ impl Options {
         Ok(options)
     }
 
-    /// The config of elector `index`: with more than one, identities (and
-    /// with `--distinct-leases`, leases) get the index as a suffix.
+    /// The config of elector `index`: with more than one, identities get
+    /// the index as a suffix; with `--distinct-leases`, leases get
+    /// `first_index + index`.
     fn config(&self, index: usize) -> Result<Config> {
-        let suffixed = |name: &str, on: bool| match on {
-            true => format!("{name}-{index}"),
-            false => name.to_string(),
+        let lease = match self.distinct_leases {
+            true => format!("{}-{}", self.lease, self.first_index + index),
+            false => self.lease.clone(),
         };
-        let config = Config::builder(
-            &self.namespace,
-            suffixed(&self.lease, self.distinct_leases),
-            suffixed(&self.identity, self.count > 1),
-        )
-        .connection(Connection::Kubeconfig {
-            path: Some(self.kubeconfig.clone()),
-            context: Some(self.context.clone()),
-        })
-        .lease_duration(self.lease_duration)
-        .renew_deadline(self.renew_deadline)
-        .retry_period(self.retry_period)
-        .build()?;
+        let identity = match self.count > 1 {
+            true => format!("{}-{index}", self.identity),
+            false => self.identity.clone(),
+        };
+        let config = Config::builder(&self.namespace, lease, identity)
+            .connection(Connection::Kubeconfig {
+                path: Some(self.kubeconfig.clone()),
+                context: Some(self.context.clone()),
+            })
+            .lease_duration(self.lease_duration)
+            .renew_deadline(self.renew_deadline)
+            .retry_period(self.retry_period)
+            .build()?;
         Ok(config)
     }
 }
