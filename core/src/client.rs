@@ -9,6 +9,8 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::io::{AsyncBufRead, AsyncBufReadExt};
 use futures::{FutureExt, StreamExt};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -258,10 +260,37 @@ fn build_client(kube_config: KubeConfig, connect_timeout: Duration) -> Result<Cl
         );
         return Ok(Client::try_from(kube_config)?);
     }
-    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    let connections = Connections::new(
+        kube_config.cluster_url.clone(),
+        https_connector(&kube_config, HttpVersions::Http2AndHttp1)?,
+        https_connector(&kube_config, HttpVersions::Http1Only)?,
+        connect_timeout,
+    );
+    let service = ServiceBuilder::new()
+        .layer(kube_config.base_uri_layer())
+        .option_layer(kube_config.auth_layer()?)
+        .layer(kube_config.extra_headers_layer()?)
+        .service(connections);
+    Ok(Client::new(service, kube_config.default_namespace))
+}
+
+/// What a connector offers the server by ALPN.
+enum HttpVersions {
+    Http2AndHttp1,
+    Http1Only,
+}
+
+/// TLS (or plain HTTP, for an `http://` server) over TCP with TCP_NODELAY.
+/// The connect timeout is `Connections`' own, around TCP, TLS and HTTP/2.
+fn https_connector(
+    kube_config: &KubeConfig,
+    versions: HttpVersions,
+) -> Result<HttpsConnector<HttpConnector>, BoxError> {
+    use kube::client::ConfigExt;
+
+    let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
-    http.set_connect_timeout(Some(connect_timeout));
     let mut https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(kube_config.rustls_client_config()?)
         .https_or_http();
@@ -270,15 +299,10 @@ fn build_client(kube_config: KubeConfig, connect_timeout: Duration) -> Result<Cl
             name.clone().try_into()?,
         ));
     }
-    // ALPN offers h2 and http/1.1.
-    let https = https.enable_all_versions().wrap_connector(http);
-    let connections = Connections::new(kube_config.cluster_url.clone(), https, connect_timeout);
-    let service = ServiceBuilder::new()
-        .layer(kube_config.base_uri_layer())
-        .option_layer(kube_config.auth_layer()?)
-        .layer(kube_config.extra_headers_layer()?)
-        .service(connections);
-    Ok(Client::new(service, kube_config.default_namespace))
+    Ok(match versions {
+        HttpVersions::Http2AndHttp1 => https.enable_all_versions().wrap_connector(http),
+        HttpVersions::Http1Only => https.enable_http1().wrap_connector(http),
+    })
 }
 
 async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error> {

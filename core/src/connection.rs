@@ -15,10 +15,12 @@
 //! Liveness: a request cut by its timeout resets its stream (dropping a
 //! stream sends RST_STREAM), never the connection, which others share. A dead
 //! connection (a blackhole) is found by HTTP/2 PING and closed; the next
-//! request opens a new one.
+//! request opens a new one. A connection on which a request fails before its
+//! response (the server's GOAWAY, a connection closing) takes no new streams;
+//! the streams it has run on until they end.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -37,14 +39,15 @@ use tracing::{debug, info, warn};
 /// A connection that has read nothing for this long is sent a PING...
 const PING_AFTER_IDLE: Duration = Duration::from_secs(3);
 /// ...and closed when no answer comes within this. A blackholed connection is
-/// thus replaced within 6 s of its last frame, well inside the shortest
-/// usual lease (15 s), so a standby watching through it sees the leader's
-/// renewals again before its lease timer could fire. client-go waits 30 s +
-/// 15 s; our PINGs cost one frame per idle connection, not per elector.
+/// thus closed within 6 s of its last frame, and the watches it carried
+/// reopen on a new one, well inside the shortest usual lease (15 s): a
+/// standby watching through it sees the leader's renewals again before its
+/// lease timer could fire. client-go waits 30 s + 15 s; our PINGs cost one
+/// frame per idle connection, not per elector.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
-/// Streams of each connection that watches leave free for short requests
-/// (get, create, replace), as a fraction of the server's limit.
-const SHORT_REQUEST_RESERVE: usize = 10;
+/// A request refused by a connection that turned out closed before it was
+/// sent goes to another connection, this many times at most.
+const UNSENT_RETRIES: usize = 2;
 
 /// Every connection to one API server. A `Service` for kube's client stack.
 #[derive(Clone)]
@@ -54,7 +57,12 @@ pub(crate) struct Connections {
 
 struct Shared {
     server: Uri,
+    /// Offers h2 and http/1.1 by ALPN.
     connector: HttpsConnector<HttpConnector>,
+    /// Offers http/1.1 only: the fallback's pool must not get an h2
+    /// connection from a server that offers both after all (a load balancer
+    /// with mixed backends), as it would queue streams beyond the limit.
+    http1_connector: HttpsConnector<HttpConnector>,
     connect_timeout: Duration,
     http2: http2::Builder<TokioExecutor>,
     open: Mutex<Vec<Http2Connection>>,
@@ -70,25 +78,38 @@ struct Shared {
 struct Http2Connection {
     id: usize,
     sender: http2::SendRequest<Body>,
+    state: Arc<ConnectionState>,
+}
+
+/// What the connection's streams and its task tell the choice of connection.
+#[derive(Default)]
+struct ConnectionState {
     /// Streams open on it (counted by us: hyper does not say).
-    streams: Arc<AtomicUsize>,
+    streams: AtomicUsize,
     /// The server's SETTINGS_MAX_CONCURRENT_STREAMS, as last seen by the
     /// connection's task.
-    max_streams: Arc<AtomicUsize>,
+    max_streams: AtomicUsize,
+    /// Takes no new streams: a request on it failed before its response.
+    retired: AtomicBool,
 }
 
 impl Http2Connection {
     /// Whether this connection can take another stream of this kind now.
     fn has_room(&self, watch: bool) -> bool {
         // At least one: a server that allowed none would have us connect forever.
-        let limit = self.max_streams.load(Ordering::Relaxed).max(1);
-        let limit = if watch {
-            limit - limit / SHORT_REQUEST_RESERVE
-        } else {
-            limit
-        };
-        self.sender.is_ready() && self.streams.load(Ordering::Relaxed) < limit
+        let limit = self.state.max_streams.load(Ordering::Relaxed).max(1);
+        let limit = if watch { watch_limit(limit) } else { limit };
+        !self.state.retired.load(Ordering::Relaxed)
+            && !self.sender.is_closed()
+            && self.state.streams.load(Ordering::Relaxed) < limit
     }
+}
+
+/// Watches never end on their own: they may take nine tenths of a
+/// connection's streams, and the last tenth stays free for short requests
+/// (get, create, replace), so that a renewal never queues behind watches.
+fn watch_limit(max_streams: usize) -> usize {
+    max_streams - max_streams / 10
 }
 
 impl std::fmt::Debug for Connections {
@@ -101,10 +122,12 @@ impl std::fmt::Debug for Connections {
 }
 
 impl Connections {
-    /// `connector` must offer h2 and http/1.1 by ALPN.
+    /// `connector` must offer h2 and http/1.1 by ALPN, `http1_connector`
+    /// http/1.1 only.
     pub(crate) fn new(
         server: Uri,
         connector: HttpsConnector<HttpConnector>,
+        http1_connector: HttpsConnector<HttpConnector>,
         connect_timeout: Duration,
     ) -> Connections {
         let mut http2 = http2::Builder::new(TokioExecutor::new());
@@ -117,6 +140,7 @@ impl Connections {
             shared: Arc::new(Shared {
                 server,
                 connector,
+                http1_connector,
                 connect_timeout,
                 http2,
                 open: Mutex::default(),
@@ -130,28 +154,66 @@ impl Connections {
 
 impl Shared {
     /// A connection with room for one more stream, and that stream counted.
-    fn reserve(&self, watch: bool) -> Option<(http2::SendRequest<Body>, StreamGuard)> {
+    fn reserve(&self, watch: bool) -> Option<Reserved> {
         let mut open = self.open.lock().unwrap();
         open.retain(|connection| {
             let closed = connection.sender.is_closed();
             if closed {
                 debug!(connection = connection.id, "HTTP/2 connection closed");
             }
-            !closed
+            // A retired connection closes once its last stream ends and
+            // nothing holds its sender.
+            let drained = connection.state.retired.load(Ordering::Relaxed)
+                && connection.state.streams.load(Ordering::Relaxed) == 0;
+            !closed && !drained
         });
         let connection = open.iter().find(|c| c.has_room(watch))?;
-        Some((
-            connection.sender.clone(),
-            StreamGuard::new(&connection.streams),
-        ))
+        Some(Reserved::on(connection))
     }
 
-    async fn send(self: Arc<Self>, request: Request<Body>) -> Result<Response<Streamed>, BoxError> {
-        if let Some(http1) = self.http1.get() {
-            return Ok(http1.request(request).await?.map(Streamed::uncounted));
+    async fn send(
+        self: Arc<Self>,
+        mut request: Request<Body>,
+    ) -> Result<Response<Streamed>, BoxError> {
+        for _ in 0..UNSENT_RETRIES {
+            let Some(Reserved { mut sender, guard }) =
+                self.reserve_or_connect(is_watch(&request)).await?
+            else {
+                // The server has no HTTP/2: this goes by HTTP/1.1.
+                return self.send_http1(request).await;
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok(response.map(|body| Streamed::counted(body, guard))),
+                Err(mut failed) => {
+                    // GOAWAY, or the connection closing: whatever it was, the
+                    // next request goes elsewhere, and this one too if it was
+                    // not sent.
+                    guard.retire_connection();
+                    match failed.take_message() {
+                        Some(unsent) => request = unsent,
+                        None => return Err(failed.into_error().into()),
+                    }
+                }
+            }
         }
-        let watch = is_watch(&request);
-        let reserved = match self.reserve(watch) {
+        Err(format!("no connection to {} took the request", self.server).into())
+    }
+
+    async fn send_http1(&self, request: Request<Body>) -> Result<Response<Streamed>, BoxError> {
+        let http1 = self
+            .http1
+            .get()
+            .expect("set before a request goes by HTTP/1.1");
+        Ok(http1.request(request).await?.map(Streamed::uncounted))
+    }
+
+    /// A stream on an open connection, or on a new one; `None` once the
+    /// server is known to speak HTTP/1.1 only.
+    async fn reserve_or_connect(&self, watch: bool) -> Result<Option<Reserved>, BoxError> {
+        if self.http1.get().is_some() {
+            return Ok(None);
+        }
+        Ok(match self.reserve(watch) {
             Some(reserved) => Some(reserved),
             None => {
                 let _one_at_a_time = self.connecting.lock().await;
@@ -166,19 +228,12 @@ impl Shared {
                     }
                 }
             }
-        };
-        let Some((mut sender, guard)) = reserved else {
-            // The server has no HTTP/2: this goes by HTTP/1.1.
-            return Box::pin(self.send(request)).await;
-        };
-        sender.ready().await?;
-        let response = sender.send_request(request).await?;
-        Ok(response.map(|body| Streamed::counted(body, guard)))
+        })
     }
 
     /// Opens a connection and reserves a stream on it; `None` when the server
     /// does not speak HTTP/2 (every request goes by HTTP/1.1 from then on).
-    async fn connect(&self) -> Result<Option<(http2::SendRequest<Body>, StreamGuard)>, BoxError> {
+    async fn connect(&self) -> Result<Option<Reserved>, BoxError> {
         let connect = async {
             let io = self.connector.clone().oneshot(self.server.clone()).await?;
             if !io.connected().is_negotiated_h2() {
@@ -195,17 +250,22 @@ impl Shared {
                 server = %self.server,
                 "the API server does not offer HTTP/2: one connection per watch (HTTP/1.1)"
             );
-            let http1 = Http1Client::builder(TokioExecutor::new()).build(self.connector.clone());
+            let http1 =
+                Http1Client::builder(TokioExecutor::new()).build(self.http1_connector.clone());
             let _ = self.http1.set(http1);
             return Ok(None);
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let max_streams = Arc::new(AtomicUsize::new(connection.current_max_send_streams()));
-        let seen_max_streams = Arc::clone(&max_streams);
+        let state = Arc::new(ConnectionState {
+            max_streams: AtomicUsize::new(connection.current_max_send_streams()),
+            ..ConnectionState::default()
+        });
+        let seen = Arc::clone(&state);
         let driven = std::future::poll_fn(move |cx| {
             let polled = Pin::new(&mut connection).poll(cx);
             // The server may change its limit in any SETTINGS frame.
-            seen_max_streams.store(connection.current_max_send_streams(), Ordering::Relaxed);
+            seen.max_streams
+                .store(connection.current_max_send_streams(), Ordering::Relaxed);
             polled
         });
         tokio::spawn(async move {
@@ -222,15 +282,25 @@ impl Shared {
             open = open.len() + 1,
             "HTTP/2 connection to the API server"
         );
-        let streams = Arc::new(AtomicUsize::new(0));
-        let guard = StreamGuard::new(&streams);
-        open.push(Http2Connection {
-            id,
-            sender: sender.clone(),
-            streams,
-            max_streams,
-        });
-        Ok(Some((sender, guard)))
+        let connection = Http2Connection { id, sender, state };
+        let reserved = Reserved::on(&connection);
+        open.push(connection);
+        Ok(Some(reserved))
+    }
+}
+
+/// A stream counted on a connection, for one request.
+struct Reserved {
+    sender: http2::SendRequest<Body>,
+    guard: StreamGuard,
+}
+
+impl Reserved {
+    fn on(connection: &Http2Connection) -> Reserved {
+        Reserved {
+            sender: connection.sender.clone(),
+            guard: StreamGuard::new(&connection.state),
+        }
     }
 }
 
@@ -258,18 +328,22 @@ impl Service<Request<Body>> for Connections {
 }
 
 /// Counts a stream on its connection while it is open.
-struct StreamGuard(Arc<AtomicUsize>);
+struct StreamGuard(Arc<ConnectionState>);
 
 impl StreamGuard {
-    fn new(streams: &Arc<AtomicUsize>) -> StreamGuard {
-        streams.fetch_add(1, Ordering::Relaxed);
-        StreamGuard(Arc::clone(streams))
+    fn new(connection: &Arc<ConnectionState>) -> StreamGuard {
+        connection.streams.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(Arc::clone(connection))
+    }
+
+    fn retire_connection(&self) {
+        self.0.retired.store(true, Ordering::Relaxed);
     }
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.streams.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
