@@ -31,22 +31,117 @@ pub const JITTER_FACTOR: f64 = 1.2;
 /// The shortest retry period accepted.
 pub const MIN_RETRY_PERIOD: Duration = Duration::from_millis(10);
 
-/// A configuration value that breaks a rule. `field` names the option as the
-/// builder spells it; `rule` says what it must satisfy.
+/// A configuration value that breaks a rule. `field` names the option;
+/// `rule` says what it must satisfy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {rule}")]
 pub struct ConfigError {
-    pub field: &'static str,
+    pub field: Field,
     pub rule: String,
 }
 
 impl ConfigError {
-    fn new(field: &'static str, rule: impl Into<String>) -> Self {
+    fn new(field: Field, rule: impl Into<String>) -> Self {
         Self {
             field,
             rule: rule.into(),
         }
     }
+}
+
+/// Every option a [`ConfigError`] can name. Bindings map these to their own
+/// spelling (`renew_interval_ms`, `leaseDuration`, …) by matching on them, so
+/// a new option fails to compile where a binding has not mapped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Namespace,
+    LeaseName,
+    Identity,
+    LeaseDuration,
+    RenewDeadline,
+    RetryPeriod,
+    ReleaseTimeout,
+    StopTimeout,
+    Labels,
+    OwnerReferenceApiVersion,
+    OwnerReferenceKind,
+    OwnerReferenceName,
+    OwnerReferenceUid,
+    Kubeconfig,
+    Context,
+    Url,
+    Token,
+    TokenFile,
+    CaFile,
+}
+
+impl Field {
+    /// The option as the builder (and Rust) spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Namespace => "namespace",
+            Field::LeaseName => "lease_name",
+            Field::Identity => "identity",
+            Field::LeaseDuration => "lease_duration",
+            Field::RenewDeadline => "renew_deadline",
+            Field::RetryPeriod => "retry_period",
+            Field::ReleaseTimeout => "release_timeout",
+            Field::StopTimeout => "stop_timeout",
+            Field::Labels => "labels",
+            Field::OwnerReferenceApiVersion => "owner_reference.api_version",
+            Field::OwnerReferenceKind => "owner_reference.kind",
+            Field::OwnerReferenceName => "owner_reference.name",
+            Field::OwnerReferenceUid => "owner_reference.uid",
+            Field::Kubeconfig => "kubeconfig",
+            Field::Context => "context",
+            Field::Url => "url",
+            Field::Token => "token",
+            Field::TokenFile => "token_file",
+            Field::CaFile => "ca_file",
+        }
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The unit a binding's numeric option is given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    Milliseconds,
+}
+
+/// The longest duration any option accepts: leaseDurationSeconds is an
+/// int32, and no other timing can usefully exceed the lease.
+pub const MAX_DURATION: Duration = Duration::from_secs(i32::MAX as u64);
+
+/// A duration that a binding received as a number (a JS number, a Ruby
+/// Numeric), checked in the unit the user wrote it in before any
+/// conversion, so that nothing wraps or rounds silently: finite, from 0 to
+/// [`MAX_DURATION`], and in milliseconds a whole number. `field` is the
+/// option it sets.
+pub fn duration_from_number(
+    field: Field,
+    value: f64,
+    unit: TimeUnit,
+) -> Result<Duration, ConfigError> {
+    let (per_second, what) = match unit {
+        TimeUnit::Seconds => (1.0, "a number of seconds"),
+        TimeUnit::Milliseconds => (1000.0, "a whole number of milliseconds"),
+    };
+    let max = MAX_DURATION.as_secs_f64() * per_second;
+    let whole = unit == TimeUnit::Seconds || value.fract() == 0.0;
+    if !value.is_finite() || !whole || !(0.0..=max).contains(&value) {
+        return Err(ConfigError::new(
+            field,
+            format!("must be {what} from 0 to {max}; received {}", Shown(value)),
+        ));
+    }
+    Ok(Duration::from_secs_f64(value / per_second))
 }
 
 /// How the elector reaches the API server.
@@ -89,6 +184,18 @@ impl std::fmt::Debug for Token {
         match self {
             Token::Inline(_) => f.write_str("Inline(<redacted>)"),
             Token::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+/// A number as a user would write it: 1e300, not three hundred digits.
+struct Shown(f64);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.abs() {
+            large if large >= 1e16 => write!(f, "{:e}", self.0),
+            _ => write!(f, "{}", self.0),
         }
     }
 }
@@ -238,33 +345,43 @@ impl ConfigBuilder {
 
     pub fn build(self) -> Result<Config, ConfigError> {
         let c = self.config;
-        check_dns_label("namespace", &c.namespace)?;
-        check_dns_subdomain("lease_name", &c.lease_name)?;
+        check_dns_label(Field::Namespace, &c.namespace)?;
+        check_dns_subdomain(Field::LeaseName, &c.lease_name)?;
         if c.identity.trim().is_empty() {
-            return Err(ConfigError::new("identity", "must not be empty"));
+            return Err(ConfigError::new(Field::Identity, "must not be empty"));
+        }
+        if c.identity.chars().any(char::is_control) {
+            // A NUL would cut it short in C, a newline would split log lines.
+            return Err(ConfigError::new(
+                Field::Identity,
+                format!(
+                    "{:?} contains a control character (such as NUL or a newline)",
+                    c.identity
+                ),
+            ));
         }
         check_timings(c.lease_duration, c.renew_deadline, c.retry_period)?;
         if c.release_timeout.is_zero() {
             return Err(ConfigError::new(
-                "release_timeout",
+                Field::ReleaseTimeout,
                 "must be greater than zero (turn release_on_stop off to skip the release)",
             ));
         }
         if c.stop_timeout.is_zero() {
             return Err(ConfigError::new(
-                "stop_timeout",
+                Field::StopTimeout,
                 "must be greater than zero: leader work needs time to stop before the lease is released",
             ));
         }
         if c.lease_duration.as_secs() < 1 || c.lease_duration.subsec_nanos() != 0 {
             return Err(ConfigError::new(
-                "lease_duration",
+                Field::LeaseDuration,
                 "must be a whole number of seconds, at least 1 (leaseDurationSeconds is an integer)",
             ));
         }
         if c.lease_duration.as_secs() > i32::MAX as u64 {
             return Err(ConfigError::new(
-                "lease_duration",
+                Field::LeaseDuration,
                 "must fit leaseDurationSeconds (int32)",
             ));
         }
@@ -288,7 +405,7 @@ pub fn check_timings(
 ) -> Result<(), ConfigError> {
     if retry_period < MIN_RETRY_PERIOD {
         return Err(ConfigError::new(
-            "retry_period",
+            Field::RetryPeriod,
             format!(
                 "must be at least {MIN_RETRY_PERIOD:?}: a shorter one only loads the API server ({retry_period:?})"
             ),
@@ -296,7 +413,7 @@ pub fn check_timings(
     }
     if renew_deadline.as_secs_f64() <= JITTER_FACTOR * retry_period.as_secs_f64() {
         return Err(ConfigError::new(
-            "renew_deadline",
+            Field::RenewDeadline,
             format!(
                 "must be greater than {JITTER_FACTOR} × retry_period ({:?} ≤ {JITTER_FACTOR} × {:?})",
                 renew_deadline, retry_period
@@ -305,7 +422,7 @@ pub fn check_timings(
     }
     if lease_duration <= renew_deadline {
         return Err(ConfigError::new(
-            "lease_duration",
+            Field::LeaseDuration,
             format!(
                 "must be greater than renew_deadline ({:?} ≤ {:?})",
                 lease_duration, renew_deadline
@@ -316,7 +433,7 @@ pub fn check_timings(
 }
 
 /// RFC 1123 label: what namespaces must be.
-fn check_dns_label(field: &'static str, value: &str) -> Result<(), ConfigError> {
+fn check_dns_label(field: Field, value: &str) -> Result<(), ConfigError> {
     if value.len() > 63 || !is_dns_label(value) {
         return Err(ConfigError::new(
             field,
@@ -330,7 +447,7 @@ fn check_dns_label(field: &'static str, value: &str) -> Result<(), ConfigError> 
 }
 
 /// RFC 1123 subdomain: what lease names must be.
-fn check_dns_subdomain(field: &'static str, value: &str) -> Result<(), ConfigError> {
+fn check_dns_subdomain(field: Field, value: &str) -> Result<(), ConfigError> {
     if value.len() > 253 || value.is_empty() || !value.split('.').all(is_dns_label) {
         return Err(ConfigError::new(
             field,
@@ -356,10 +473,10 @@ fn is_dns_label(part: &str) -> bool {
 
 fn check_owner_reference(owner: &OwnerReference) -> Result<(), ConfigError> {
     for (field, value) in [
-        ("owner_reference.api_version", &owner.api_version),
-        ("owner_reference.kind", &owner.kind),
-        ("owner_reference.name", &owner.name),
-        ("owner_reference.uid", &owner.uid),
+        (Field::OwnerReferenceApiVersion, &owner.api_version),
+        (Field::OwnerReferenceKind, &owner.kind),
+        (Field::OwnerReferenceName, &owner.name),
+        (Field::OwnerReferenceUid, &owner.uid),
     ] {
         if value.is_empty() {
             return Err(ConfigError::new(field, "must not be empty"));
@@ -376,13 +493,13 @@ fn check_label(key: &str, value: &str) -> Result<(), ConfigError> {
         None => (None, key),
     };
     if let Some(prefix) = prefix {
-        check_dns_subdomain("labels", prefix).map_err(|_| {
-            ConfigError::new("labels", format!("key {key:?} has an invalid prefix"))
+        check_dns_subdomain(Field::Labels, prefix).map_err(|_| {
+            ConfigError::new(Field::Labels, format!("key {key:?} has an invalid prefix"))
         })?;
     }
     if name.is_empty() || !is_label_value(name) {
         return Err(ConfigError::new(
-            "labels",
+            Field::Labels,
             format!(
                 "key {key:?} is not a label name (1 to 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)"
             ),
@@ -390,7 +507,7 @@ fn check_label(key: &str, value: &str) -> Result<(), ConfigError> {
     }
     if !value.is_empty() && !is_label_value(value) {
         return Err(ConfigError::new(
-            "labels",
+            Field::Labels,
             format!(
                 "value {value:?} of {key:?} is not a label value (at most 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)"
             ),
@@ -413,10 +530,13 @@ fn check_connection(connection: &Connection) -> Result<(), ConfigError> {
         Connection::Infer => Ok(()),
         Connection::Kubeconfig { path, context } => {
             if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-                return Err(ConfigError::new("kubeconfig", "path must not be empty"));
+                return Err(ConfigError::new(
+                    Field::Kubeconfig,
+                    "path must not be empty",
+                ));
             }
             if context.as_ref().is_some_and(String::is_empty) {
-                return Err(ConfigError::new("context", "must not be empty"));
+                return Err(ConfigError::new(Field::Context, "must not be empty"));
             }
             Ok(())
         }
@@ -432,22 +552,22 @@ fn check_connection(connection: &Connection) -> Result<(), ConfigError> {
                         && u.host().is_some() => {}
                 _ => {
                     return Err(ConfigError::new(
-                        "url",
+                        Field::Url,
                         format!("{url:?} is not an absolute http(s) URL with a host"),
                     ));
                 }
             }
             match token {
                 Some(Token::Inline(t)) if t.trim().is_empty() => {
-                    return Err(ConfigError::new("token", "must not be empty"));
+                    return Err(ConfigError::new(Field::Token, "must not be empty"));
                 }
                 Some(Token::File(p)) if p.as_os_str().is_empty() => {
-                    return Err(ConfigError::new("token_file", "path must not be empty"));
+                    return Err(ConfigError::new(Field::TokenFile, "path must not be empty"));
                 }
                 _ => {}
             }
             if ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-                return Err(ConfigError::new("ca_file", "path must not be empty"));
+                return Err(ConfigError::new(Field::CaFile, "path must not be empty"));
             }
             Ok(())
         }
@@ -463,7 +583,7 @@ mod tests {
     }
 
     fn field_of(result: Result<Config, ConfigError>) -> &'static str {
-        result.expect_err("config should be rejected").field
+        result.expect_err("config should be rejected").field.name()
     }
 
     #[test]
@@ -507,6 +627,42 @@ mod tests {
     }
 
     #[test]
+    fn identity_has_no_control_characters() {
+        assert_eq!(
+            field_of(Config::builder("ns", "l", "pod\0a").build()),
+            "identity"
+        );
+        assert_eq!(
+            field_of(Config::builder("ns", "l", "pod\na").build()),
+            "identity"
+        );
+    }
+
+    #[test]
+    fn numbers_are_checked_in_their_own_unit_before_conversion() {
+        use TimeUnit::*;
+        let ok = |v, unit| duration_from_number(Field::LeaseDuration, v, unit).unwrap();
+        assert_eq!(ok(15.0, Seconds), Duration::from_secs(15));
+        assert_eq!(ok(2500.0, Milliseconds), Duration::from_millis(2500));
+        assert_eq!(ok(2147483647.0, Seconds), MAX_DURATION);
+        assert_eq!(ok(0.5, Seconds), Duration::from_millis(500));
+        for (bad, unit) in [
+            (4294967311.0, Seconds), // 2^32 + 15: once wrapped to 15 s
+            (1e12 * 1000.0, Milliseconds),
+            (-1.0, Milliseconds),
+            (1.5, Milliseconds),
+            (f64::NAN, Seconds),
+            (f64::INFINITY, Milliseconds),
+            (1e300, Milliseconds),
+        ] {
+            let err = duration_from_number(Field::RetryPeriod, bad, unit).unwrap_err();
+            assert_eq!(err.field, Field::RetryPeriod, "{bad}");
+            assert!(err.rule.contains("received"), "{}", err.rule);
+            assert!(err.rule.len() < 120, "{}", err.rule);
+        }
+    }
+
+    #[test]
     fn identity_must_not_be_empty() {
         assert_eq!(field_of(Config::builder("ns", "l", "").build()), "identity");
         assert_eq!(
@@ -524,14 +680,14 @@ mod tests {
             Duration::from_millis(9),
         ] {
             let err = builder().retry_period(too_short).build().unwrap_err();
-            assert_eq!(err.field, "retry_period");
+            assert_eq!(err.field.name(), "retry_period");
         }
         // 1.2 × 2 s = 2.4 s: a 2.4 s deadline is not enough.
         let err = builder()
             .renew_deadline(Duration::from_millis(2400))
             .build()
             .unwrap_err();
-        assert_eq!(err.field, "renew_deadline");
+        assert_eq!(err.field.name(), "renew_deadline");
         assert!(err.rule.contains("1.2 × retry_period"), "{err}");
         assert!(
             builder()
@@ -540,7 +696,7 @@ mod tests {
                 .is_ok()
         );
         let err = builder().lease_duration(s(10)).build().unwrap_err();
-        assert_eq!(err.field, "lease_duration");
+        assert_eq!(err.field.name(), "lease_duration");
         assert_eq!(
             err.to_string(),
             "invalid lease_duration: must be greater than renew_deadline (10s ≤ 10s)"

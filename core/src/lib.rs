@@ -44,7 +44,7 @@ mod store;
 pub use config::{
     Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION,
     DEFAULT_RELEASE_TIMEOUT, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD, DEFAULT_STOP_TIMEOUT,
-    JITTER_FACTOR, Token,
+    Field, JITTER_FACTOR, MAX_DURATION, TimeUnit, Token, duration_from_number,
 };
 pub use elector::{Elector, Error, HealthError};
 pub use events::{ErrorKind, Event, EventStream, LostAck, LostReason};

@@ -162,15 +162,27 @@ fn from_u32(value: u32) -> Option<elector_result> {
 
 /// The code for a core configuration error, by the field it names.
 pub(crate) fn config_error(err: &elector_core::ConfigError) -> elector_result {
+    use elector_core::Field;
     let code = match err.field {
-        "namespace" => ELECTOR_ERR_INVALID_NAMESPACE,
-        "lease_name" => ELECTOR_ERR_INVALID_LEASE_NAME,
-        "identity" => ELECTOR_ERR_INVALID_IDENTITY,
-        "lease_duration" | "renew_deadline" | "retry_period" | "release_timeout"
-        | "stop_timeout" => ELECTOR_ERR_INVALID_TIMING,
-        "labels" => ELECTOR_ERR_INVALID_LABEL,
-        field if field.starts_with("owner_reference") => ELECTOR_ERR_INVALID_OWNER_REFERENCE,
-        _ => ELECTOR_ERR_INVALID_CONNECTION,
+        Field::Namespace => ELECTOR_ERR_INVALID_NAMESPACE,
+        Field::LeaseName => ELECTOR_ERR_INVALID_LEASE_NAME,
+        Field::Identity => ELECTOR_ERR_INVALID_IDENTITY,
+        Field::LeaseDuration
+        | Field::RenewDeadline
+        | Field::RetryPeriod
+        | Field::ReleaseTimeout
+        | Field::StopTimeout => ELECTOR_ERR_INVALID_TIMING,
+        Field::Labels => ELECTOR_ERR_INVALID_LABEL,
+        Field::OwnerReferenceApiVersion
+        | Field::OwnerReferenceKind
+        | Field::OwnerReferenceName
+        | Field::OwnerReferenceUid => ELECTOR_ERR_INVALID_OWNER_REFERENCE,
+        Field::Kubeconfig
+        | Field::Context
+        | Field::Url
+        | Field::Token
+        | Field::TokenFile
+        | Field::CaFile => ELECTOR_ERR_INVALID_CONNECTION,
     };
     fail(code, err.to_string())
 }

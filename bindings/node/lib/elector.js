@@ -15,7 +15,6 @@ const EVENTS = Object.freeze({
 , ERROR: 'error'
 })
 
-const JITTER_FACTOR = 1.2
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal']
 
 // At require time, so that a platform without an addon fails here, naming itself.
@@ -68,39 +67,6 @@ function checkType(name, value, expected) {
   if (expected === 'number' && (typeof value !== 'number' || !Number.isFinite(value))) {
     throw invalidType(name, 'a finite number', value)
   }
-}
-
-/**
- * The engine's timings from the package's options: the leader renews every
- * renew_interval_ms (the retry period) and the lease lasts
- * lease_duration_sec. The renew deadline is renew_deadline_ms when given
- * (the engine checks lease > deadline > 1.2 x retry period); otherwise it sits
- * halfway between the shortest the rule allows and the lease duration.
- */
-function timings(renew_interval_ms, lease_duration_sec, renew_deadline_ms) {
-  if (!Number.isInteger(lease_duration_sec) || lease_duration_sec < 1) {
-    throw invalidValue('lease_duration_sec', `must be a whole number of seconds, at least 1; received ${lease_duration_sec}`)
-  }
-  if (!Number.isInteger(renew_interval_ms) || renew_interval_ms < 1) {
-    throw invalidValue('renew_interval_ms', `must be a whole number of milliseconds, at least 1; received ${renew_interval_ms}`)
-  }
-  const lease_ms = lease_duration_sec * 1000
-  if (renew_deadline_ms !== undefined) {
-    if (!Number.isInteger(renew_deadline_ms) || renew_deadline_ms < 1) {
-      throw invalidValue('renew_deadline_ms', `must be a whole number of milliseconds, at least 1; received ${renew_deadline_ms}`)
-    }
-    return {lease_duration_ms: lease_ms, renew_deadline_ms, retry_period_ms: renew_interval_ms}
-  }
-  const min_deadline_ms = JITTER_FACTOR * renew_interval_ms
-  const halfway_ms = Math.floor((lease_ms + min_deadline_ms) / 2)
-  if (!(halfway_ms > min_deadline_ms && halfway_ms < lease_ms)) {
-    throw invalidValue(
-      'lease_duration_sec'
-    , `must exceed 1.2 x renew_interval_ms with room for a renew deadline between them `
-      + `(lease_duration_sec=${lease_duration_sec}, renew_interval_ms=${renew_interval_ms})`
-    )
-  }
-  return {lease_duration_ms: lease_ms, renew_deadline_ms: halfway_ms, retry_period_ms: renew_interval_ms}
 }
 
 // auto_close: one handler per signal for all electors. It stops every
@@ -195,31 +161,33 @@ class Elector extends EventEmitter {
       ? log.child({module: 'kubernetes-leader-election', identity, lease: lease_name})
       : log
     this.#options = {auto_close, wait_for_leadership}
-    // Without KUBERNETES_SERVICE_HOST this is not in a cluster: lead without
-    // any API call (local development), as the original package does.
-    this.#local = !process.env.KUBERNETES_SERVICE_HOST
-
-    const timing = timings(renew_interval_ms, lease_duration_sec, renew_deadline_ms)
     this.renew_interval_ms = renew_interval_ms
     this.lease_duration_sec = lease_duration_sec
     this.wait_for_leadership = wait_for_leadership
-    if (this.#local) return
-    this.#log_key = loggerKey(namespace, lease_name, identity)
+    // The engine checks every option, in a cluster or not, so that what
+    // works on a laptop works in the cluster.
+    let checked
     try {
-      this.#native = new (native.NativeElector)({
+      checked = new (native.NativeElector)({
         namespace
       , leaseName: lease_name
       , identity
       , releaseOnStop: release_on_stop
       , releaseTimeoutMs: release_timeout_ms
       , stopTimeoutMs: stop_timeout_ms
-      , leaseDurationMs: timing.lease_duration_ms
-      , renewDeadlineMs: timing.renew_deadline_ms
-      , retryPeriodMs: timing.retry_period_ms
+      , leaseDurationSec: lease_duration_sec
+      , renewIntervalMs: renew_interval_ms
+      , renewDeadlineMs: renew_deadline_ms
       })
     } catch (err) {
       throw configError(err)
     }
+    // Without KUBERNETES_SERVICE_HOST this is not in a cluster: lead without
+    // any API call (local development), as the original package does.
+    this.#local = !process.env.KUBERNETES_SERVICE_HOST
+    if (this.#local) return
+    this.#native = checked
+    this.#log_key = loggerKey(namespace, lease_name, identity)
   }
 
   static get EVENTS() { return EVENTS }
@@ -477,20 +445,15 @@ function readOnly(name) {
 }
 
 /** A configuration error from the engine, naming the option. */
+/** The engine's configuration error, already naming the package's option. */
 function configError(err) {
+  let parsed
   try {
-    const {field, message} = JSON.parse(err.message)
-    const option = {
-      lease_duration: 'lease_duration_sec'
-    , renew_deadline: 'renew_deadline_ms'
-    , retry_period: 'renew_interval_ms'
-    , release_timeout: 'release_timeout_ms'
-    , stop_timeout: 'stop_timeout_ms'
-    }[field] ?? field
-    return invalidValue(option, message)
+    parsed = JSON.parse(err.message)
   } catch {
     return err
   }
+  return invalidValue(parsed.option, parsed.rule)
 }
 
 module.exports = {Elector, EVENTS}

@@ -12,26 +12,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use elector_bindings::ack::HeldAck;
-use elector_core::{Config, Connection, Elector};
+use elector_core::{
+    Config, ConfigError, Connection, Elector, Field, JITTER_FACTOR, TimeUnit, duration_from_number,
+};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use serde_json::json;
 
-/// Options as the JS layer passes them, already mapped to the engine's terms.
+/// The package's options as the user gave them (numbers in their own
+/// units, unconverted, so that the engine checks them before anything can
+/// wrap), type-checked by the JS layer.
 #[napi(object)]
 pub struct NativeOptions {
     pub namespace: String,
     pub lease_name: String,
     pub identity: String,
-    pub lease_duration_ms: u32,
-    pub renew_deadline_ms: u32,
-    pub retry_period_ms: u32,
+    pub lease_duration_sec: f64,
+    /// The package's renewal interval: the engine's retry period.
+    pub renew_interval_ms: f64,
+    /// Absent: derived from the other two (see `renew_deadline`).
+    pub renew_deadline_ms: Option<f64>,
     pub release_on_stop: bool,
     /// Absent: the engine's default.
-    pub release_timeout_ms: Option<u32>,
+    pub release_timeout_ms: Option<f64>,
     /// Absent: the engine's default.
-    pub stop_timeout_ms: Option<u32>,
+    pub stop_timeout_ms: Option<f64>,
     /// A kubeconfig path; absent: inferred (KUBECONFIG, then in-cluster).
     pub kubeconfig: Option<String>,
     pub context: Option<String>,
@@ -45,40 +51,111 @@ pub struct NativeElector {
     lost: Arc<HeldAck>,
 }
 
-/// A configuration error: `field` and `rule` let the JS layer throw an
-/// error naming the option.
-fn config_error(err: elector_core::ConfigError) -> Error {
+/// The package's option that sets a core field; `deadline_given`: whether
+/// the user set `renew_deadline_ms` (otherwise it is derived from the lease
+/// duration, which the error names instead).
+fn option_name(field: Field, deadline_given: bool) -> &'static str {
+    match field {
+        Field::LeaseDuration => "lease_duration_sec",
+        Field::RetryPeriod => "renew_interval_ms",
+        Field::RenewDeadline if deadline_given => "renew_deadline_ms",
+        Field::RenewDeadline => "lease_duration_sec",
+        Field::ReleaseTimeout => "release_timeout_ms",
+        Field::StopTimeout => "stop_timeout_ms",
+        Field::Namespace
+        | Field::LeaseName
+        | Field::Identity
+        | Field::Labels
+        | Field::OwnerReferenceApiVersion
+        | Field::OwnerReferenceKind
+        | Field::OwnerReferenceName
+        | Field::OwnerReferenceUid
+        | Field::Kubeconfig
+        | Field::Context
+        | Field::Url
+        | Field::Token
+        | Field::TokenFile
+        | Field::CaFile => field.name(),
+    }
+}
+
+/// A configuration error: the option (as the package spells it) and the
+/// rule, for the JS layer to throw a RangeError naming the option.
+fn config_error(err: elector_core::ConfigError, deadline_given: bool) -> Error {
     Error::new(
         Status::InvalidArg,
-        json!({"field": err.field, "message": err.to_string()}).to_string(),
+        json!({"option": option_name(err.field, deadline_given), "rule": err.rule}).to_string(),
     )
+}
+
+/// The renew deadline when the package's user gave none (the package has no
+/// such option): halfway between the shortest client-go's rule allows
+/// (`JITTER_FACTOR` × the retry period) and the lease duration, to the
+/// millisecond. Where there is no room between them the lease is too short
+/// for the renewal interval, and the error says so in the package's terms.
+fn derived_renew_deadline(
+    lease_duration: Duration,
+    retry_period: Duration,
+) -> std::result::Result<Duration, ConfigError> {
+    let shortest = retry_period.mul_f64(JITTER_FACTOR);
+    let halfway = Duration::from_millis(((lease_duration + shortest) / 2).as_millis() as u64);
+    if halfway <= shortest || halfway >= lease_duration {
+        return Err(ConfigError {
+            field: Field::LeaseDuration,
+            rule: format!(
+                "must exceed {JITTER_FACTOR} x renew_interval_ms with room for a renew deadline \
+                 between them (lease_duration_sec={}, renew_interval_ms={})",
+                lease_duration.as_secs_f64(),
+                retry_period.as_millis()
+            ),
+        });
+    }
+    Ok(halfway)
+}
+
+fn config_from(options: NativeOptions) -> std::result::Result<Config, ConfigError> {
+    use TimeUnit::{Milliseconds, Seconds};
+    // The renewal interval first: the lease duration's default derives from it.
+    let retry_period =
+        duration_from_number(Field::RetryPeriod, options.renew_interval_ms, Milliseconds)?;
+    let lease_duration =
+        duration_from_number(Field::LeaseDuration, options.lease_duration_sec, Seconds)?;
+    let renew_deadline = match options.renew_deadline_ms {
+        Some(ms) => duration_from_number(Field::RenewDeadline, ms, Milliseconds)?,
+        None => derived_renew_deadline(lease_duration, retry_period)?,
+    };
+    let connection = match (options.kubeconfig, options.context) {
+        (None, None) => Connection::Infer,
+        (path, context) => Connection::Kubeconfig {
+            path: path.map(Into::into),
+            context,
+        },
+    };
+    let mut builder = Config::builder(options.namespace, options.lease_name, options.identity)
+        .lease_duration(lease_duration)
+        .renew_deadline(renew_deadline)
+        .retry_period(retry_period)
+        .release_on_stop(options.release_on_stop)
+        .connection(connection);
+    if let Some(ms) = options.release_timeout_ms {
+        builder = builder.release_timeout(duration_from_number(
+            Field::ReleaseTimeout,
+            ms,
+            Milliseconds,
+        )?);
+    }
+    if let Some(ms) = options.stop_timeout_ms {
+        builder = builder.stop_timeout(duration_from_number(Field::StopTimeout, ms, Milliseconds)?);
+    }
+    builder.build()
 }
 
 #[napi]
 impl NativeElector {
     #[napi(constructor)]
     pub fn new(options: NativeOptions) -> Result<Self> {
-        let ms = |v: u32| Duration::from_millis(u64::from(v));
-        let connection = match (options.kubeconfig, options.context) {
-            (None, None) => Connection::Infer,
-            (path, context) => Connection::Kubeconfig {
-                path: path.map(Into::into),
-                context,
-            },
-        };
-        let mut builder = Config::builder(options.namespace, options.lease_name, options.identity)
-            .lease_duration(ms(options.lease_duration_ms))
-            .renew_deadline(ms(options.renew_deadline_ms))
-            .retry_period(ms(options.retry_period_ms))
-            .release_on_stop(options.release_on_stop)
-            .connection(connection);
-        if let Some(value) = options.release_timeout_ms {
-            builder = builder.release_timeout(ms(value));
-        }
-        if let Some(value) = options.stop_timeout_ms {
-            builder = builder.stop_timeout(ms(value));
-        }
-        let config = builder.build().map_err(config_error)?;
+        let deadline_given = options.renew_deadline_ms.is_some();
+        let config = config_from(options).map_err(|e| config_error(e, deadline_given))?;
         Ok(NativeElector {
             inner: Elector::new(config),
             lost: Arc::default(),

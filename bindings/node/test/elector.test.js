@@ -98,17 +98,42 @@ test('invalid options throw, naming the option', () => {
   , [{namespace: 'Not_A_Label'}, RangeError, /"namespace" .*DNS label/]
   , [{lease_name: '-bad'}, RangeError, /"lease_name" .*DNS subdomain/]
   , [{renew_interval_ms: 10000, lease_duration_sec: 12}, RangeError, /"lease_duration_sec" .*1.2 x renew_interval_ms/]
-  , [{lease_duration_sec: 1.5}, RangeError, /"lease_duration_sec" .*whole number/]
-  , [{renew_interval_ms: 0}, RangeError, /"renew_interval_ms"/]
+  , [{renew_interval_ms: 0}, RangeError, /"renew_interval_ms" .*at least 10ms/]
+  , [{lease_duration_sec: 20.5}, RangeError, /"lease_duration_sec" .*whole number/]
   , [{renew_interval_ms: 2000, lease_duration_sec: 15, renew_deadline_ms: 2000}, RangeError, /"renew_deadline_ms" .*1.2/]
   , [{renew_interval_ms: 2000, lease_duration_sec: 15, renew_deadline_ms: 15000}, RangeError, /"lease_duration_sec" .*renew_deadline/]
   , [{renew_deadline_ms: 9.5}, RangeError, /"renew_deadline_ms" .*whole number/]
   , [{renew_interval_ms: 'soon'}, TypeError, /"renew_interval_ms" option must be a finite number/]
+    // Numbers are checked in their own unit before any conversion: 2^32 + 15 s once wrapped to 15 s.
+  , [{lease_duration_sec: 2 ** 32 + 15}, RangeError, /"lease_duration_sec" .*from 0 to 2147483647; received 4294967311/]
+  , [{renew_interval_ms: 1e13}, RangeError, /"renew_interval_ms" .*received 10000000000000/]
+  , [{renew_interval_ms: -5}, RangeError, /"renew_interval_ms" .*from 0/]
+  , [{release_timeout_ms: 2.5}, RangeError, /"release_timeout_ms" .*whole number of milliseconds/]
+  , [{stop_timeout_ms: 1e300}, RangeError, /"stop_timeout_ms" .*received 1e300$/]
+  , [{identity: 'pod\0a'}, RangeError, /"identity" .*control character/]
+  , [{lease_name: 'a'.repeat(300)}, RangeError, /"lease_name" .*DNS subdomain/]
   , [{auto_close: 'yes'}, TypeError, /"auto_close"/]
   , [{log: {info() {}}}, TypeError, /"log" option must be a logger with debug, info, warn and error/]
   ]
   for (const [options, type, message] of cases) {
     assert.throws(() => new Elector(options), (err) => err instanceof type && message.test(err.message), JSON.stringify(options))
+  }
+})
+
+test('options are checked the same out of a cluster (without KUBERNETES_SERVICE_HOST)', (t) => {
+  const host = process.env.KUBERNETES_SERVICE_HOST
+  t.after(() => { if (host === undefined) delete process.env.KUBERNETES_SERVICE_HOST; else process.env.KUBERNETES_SERVICE_HOST = host })
+  delete process.env.KUBERNETES_SERVICE_HOST
+  const cases = [
+    [{lease_name: ''}, /"lease_name"/]
+  , [{lease_name: 'UPPER'}, /"lease_name"/]
+  , [{lease_name: 'bad/slash'}, /"lease_name"/]
+  , [{namespace: 'Bad_NS'}, /"namespace"/]
+  , [{identity: ''}, /"identity"/]
+  , [{lease_duration_sec: 2 ** 32 + 15}, /"lease_duration_sec"/]
+  ]
+  for (const [options, message] of cases) {
+    assert.throws(() => new Elector({...options, auto_close: false}), (err) => err instanceof RangeError && message.test(err.message), JSON.stringify(options))
   }
 })
 

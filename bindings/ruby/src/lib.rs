@@ -13,7 +13,9 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use elector_bindings::ack::HeldAck;
-use elector_core::{Config, Connection, Elector, OwnerReference, Token};
+use elector_core::{
+    Config, Connection, Elector, Field, OwnerReference, TimeUnit, Token, duration_from_number,
+};
 use magnus::prelude::*;
 use magnus::{Error, ExceptionClass, RClass, Ruby, function, method};
 use serde_json::Value;
@@ -160,26 +162,47 @@ fn next_log_line(timeout: Option<f64>) -> Option<String> {
     LOG_LINES.pop(timeout.map(seconds))
 }
 
-/// Seconds from Ruby; the Ruby layer passes finite, non-negative values.
+/// A wait from the Ruby layer, which passes finite, non-negative values.
 fn seconds(value: f64) -> Duration {
     Duration::try_from_secs_f64(value).unwrap_or(Duration::ZERO)
+}
+
+/// An option's seconds from Ruby, checked by the engine before conversion: a value
+/// the Ruby layer let through (or left out) is an error naming `field`,
+/// never a silent default.
+fn option_seconds(field: Field, value: &Value) -> Result<Duration, elector_core::ConfigError> {
+    duration_from_number(field, value.as_f64().unwrap_or(f64::NAN), TimeUnit::Seconds)
 }
 
 /// The engine's configuration from the Ruby layer's options.
 fn config_from(options: &Value) -> Result<Config, elector_core::ConfigError> {
     let text = |key: &str| options[key].as_str().unwrap_or_default().to_string();
-    let duration = |key: &str| seconds(options[key].as_f64().unwrap_or(0.0));
     let mut builder = Config::builder(text("namespace"), text("lease_name"), text("identity"))
-        .lease_duration(duration("lease_duration"))
-        .renew_deadline(duration("renew_deadline"))
-        .retry_period(duration("retry_period"))
+        .lease_duration(option_seconds(
+            Field::LeaseDuration,
+            &options["lease_duration"],
+        )?)
+        .renew_deadline(option_seconds(
+            Field::RenewDeadline,
+            &options["renew_deadline"],
+        )?)
+        .retry_period(option_seconds(
+            Field::RetryPeriod,
+            &options["retry_period"],
+        )?)
         .release_on_stop(options["release_on_stop"].as_bool().unwrap_or(true))
         .connection(connection_from(&options["connection"]));
-    if let Some(value) = options["release_timeout"].as_f64() {
-        builder = builder.release_timeout(seconds(value));
+    if !options["release_timeout"].is_null() {
+        builder = builder.release_timeout(option_seconds(
+            Field::ReleaseTimeout,
+            &options["release_timeout"],
+        )?);
     }
-    if let Some(value) = options["stop_timeout"].as_f64() {
-        builder = builder.stop_timeout(seconds(value));
+    if !options["stop_timeout"].is_null() {
+        builder = builder.stop_timeout(option_seconds(
+            Field::StopTimeout,
+            &options["stop_timeout"],
+        )?);
     }
     if let Ok(owner) = serde_json::from_value::<OwnerReference>(options["owner"].clone()) {
         builder = builder.owner_reference(owner);

@@ -149,6 +149,11 @@ class ElectorTest < Minitest::Test
     }.field
     assert_equal "retry_period", assert_raises(ArgumentError) { elector("a", "a", retry_period: 0) }.field
     assert_equal "event", assert_raises(ArgumentError) { elector("a", "a").on(:won) {} }.field
+    # Out of range for any duration: named, never turned into a default.
+    error = assert_raises(ArgumentError) { elector("a", "a", release_timeout: 1e300) }
+    assert_equal "release_timeout", error.field
+    assert_match(/received 1e300/, error.message)
+    assert_equal "identity", assert_raises(ArgumentError) { elector("a", "pod\0a") }.field
   end
 
   # A Ruby elector and a Rust one (the demo's candidate process, client-go's
