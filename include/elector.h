@@ -287,6 +287,10 @@ enum elector_stat
   ELECTOR_STAT_RENEWALS = 8,
   ELECTOR_STAT_FAILED_RENEWALS = 9,
   ELECTOR_STAT_WATCH_RESTARTS = 10,
+  /*
+   Events queued for the callback and not yet delivered (a gauge).
+   */
+  ELECTOR_STAT_QUEUED_EVENTS = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -621,6 +625,16 @@ elector_result elector_get_term(const struct elector *elector, int32_t *out_term
  ELECTOR_ERR_INVALID_ARGUMENT for an unknown counter.
  */
 elector_result elector_get_stat(const struct elector *elector, uint32_t stat, uint64_t *out_value);
+
+/*
+ Copies the Prometheus text exposition of every elector of the process
+ (client-go's `leader_election_master_status` and
+ `leader_election_slowpath_total`, then every stat as `elector_<name>`)
+ into `buf`, NUL-terminated, and its length into `*out_n`.
+ ELECTOR_ERR_BUFFER_TOO_SMALL when it does not fit: `*out_n` then holds
+ the length needed, without the NUL.
+ */
+elector_result elector_metrics(char *buf, size_t len, size_t *out_n);
 
 /*
  client-go's health check: ELECTOR_ERR_UNHEALTHY when this elector believes

@@ -1,6 +1,6 @@
 //! The handle users hold: start, stop, and what the elector knows now.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -84,22 +84,41 @@ pub struct HealthError {
     pub tolerance: Duration,
 }
 
+/// Every elector of the process not dropped yet, for the process's metrics
+/// (as client-go's metrics provider sees every elector).
+static LIVE: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+
 impl Elector {
     /// A stopped elector for `config`; nothing runs until [`start`](Self::start).
     pub fn new(config: Config) -> Elector {
         let shared = Arc::<Shared>::default();
         let (sender, receiver) = events::channel(shared.counters.queued_events.clone());
-        Elector {
-            inner: Arc::new(Inner {
-                config: Arc::new(config),
-                shared,
-                lifecycle: Mutex::new(Lifecycle::Created {
-                    sender,
-                    receiver: Some(receiver),
-                }),
-                dispatcher: Mutex::new(None),
+        let inner = Arc::new(Inner {
+            config: Arc::new(config),
+            shared,
+            lifecycle: Mutex::new(Lifecycle::Created {
+                sender,
+                receiver: Some(receiver),
             }),
+            dispatcher: Mutex::new(None),
+        });
+        let mut live = LIVE.lock().unwrap();
+        if live.len() == live.capacity() {
+            // Before the list grows: what was dropped goes.
+            live.retain(|elector| elector.strong_count() > 0);
         }
+        live.push(Arc::downgrade(&inner));
+        Elector { inner }
+    }
+
+    /// Every elector of this process that has not been dropped, oldest first.
+    pub(crate) fn all() -> Vec<Elector> {
+        LIVE.lock()
+            .unwrap()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|inner| Elector { inner })
+            .collect()
     }
 
     pub fn config(&self) -> &Config {

@@ -36,6 +36,7 @@ mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod lead;
+pub mod metrics;
 mod record;
 mod runtime;
 mod stats;
@@ -51,4 +52,4 @@ pub use events::{ErrorKind, Event, EventStream, LostAck, LostReason};
 pub use k8s_openapi::api::coordination::v1::Lease;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 pub use lead::Leadership;
-pub use stats::Stats;
+pub use stats::{StatField, StatKind, Stats};

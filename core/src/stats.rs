@@ -26,7 +26,88 @@ pub struct Stats {
     pub queued_events: u64,
 }
 
+/// How a figure of [`Stats`] behaves over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatKind {
+    /// Only grows.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+/// One figure of [`Stats`], described once for every binding: its name (the
+/// key in Node's and Ruby's stats, Go's field in snake case; C's
+/// `elector_stat` is its index in [`Stats::FIELDS`] + 1) and what it counts,
+/// which metrics export as their help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatField {
+    pub name: &'static str,
+    pub kind: StatKind,
+    pub help: &'static str,
+}
+
+const fn counter(name: &'static str, help: &'static str) -> StatField {
+    StatField {
+        name,
+        kind: StatKind::Counter,
+        help,
+    }
+}
+
 impl Stats {
+    /// Every figure, in the order of [`values`](Self::values).
+    pub const FIELDS: [StatField; 11] = [
+        counter("gets", "API requests that read the lease."),
+        counter("creates", "API requests that created the lease."),
+        counter("updates", "API requests that wrote the lease."),
+        counter("watches", "Watches of the lease opened."),
+        counter(
+            "conflicts",
+            "Writes refused because another writer was first (client-go's slow path).",
+        ),
+        counter(
+            "acquisitions",
+            "Terms begun: the lease acquired or taken over.",
+        ),
+        counter("losses", "Terms ended: leadership lost or given up."),
+        counter("renewals", "Renewals of the lease while leading."),
+        counter(
+            "failed_renewals",
+            "Renewal attempts that failed (a leader steps down at its renew deadline).",
+        ),
+        counter(
+            "watch_restarts",
+            "Watches that ended or broke and were opened again.",
+        ),
+        StatField {
+            name: "queued_events",
+            kind: StatKind::Gauge,
+            help: "Events queued for the host and not yet taken.",
+        },
+    ];
+
+    /// The figures in the order of [`FIELDS`](Self::FIELDS).
+    pub fn values(&self) -> [u64; 11] {
+        [
+            self.gets,
+            self.creates,
+            self.updates,
+            self.watches,
+            self.conflicts,
+            self.acquisitions,
+            self.losses,
+            self.renewals,
+            self.failed_renewals,
+            self.watch_restarts,
+            self.queued_events,
+        ]
+    }
+
+    /// Each figure with its description.
+    pub fn named(&self) -> impl Iterator<Item = (&'static StatField, u64)> {
+        Self::FIELDS.iter().zip(self.values())
+    }
+
     /// All API requests made.
     pub fn requests(&self) -> u64 {
         self.gets + self.creates + self.updates + self.watches

@@ -100,8 +100,10 @@ pub(crate) unsafe fn opt_str_arg<'a>(
 }
 
 /// Copies `value` and a NUL into `buf` (`len` bytes) and its length into
-/// `*out_n`; nothing is written unless it fits. A failure here does not
-/// replace the thread's last error details, so the caller can retry.
+/// `*out_n`; nothing is written to `buf` unless it fits, and when it does
+/// not, `*out_n` gets the length needed (without the NUL). A failure here
+/// does not replace the thread's last error details, so the caller can
+/// retry.
 ///
 /// # Safety
 /// `buf` is NULL or writable for `len` bytes; `out_n` is NULL or writable.
@@ -115,6 +117,8 @@ pub(crate) unsafe fn copy_out(
         return elector_result::ELECTOR_ERR_NULL_PARAMETER;
     }
     if value.len() >= len {
+        // SAFETY: `out_n` is writable, as the caller promises.
+        unsafe { *out_n = value.len() };
         return elector_result::ELECTOR_ERR_BUFFER_TOO_SMALL;
     }
     // SAFETY: `buf` holds at least `value.len() + 1` bytes, and `out_n` is

@@ -280,6 +280,8 @@ pub enum elector_stat {
     ELECTOR_STAT_RENEWALS = 8,
     ELECTOR_STAT_FAILED_RENEWALS = 9,
     ELECTOR_STAT_WATCH_RESTARTS = 10,
+    /// Events queued for the callback and not yet delivered (a gauge).
+    ELECTOR_STAT_QUEUED_EVENTS = 11,
 }
 
 /// Reads one counter (an elector_stat) since the elector was created.
@@ -294,27 +296,37 @@ pub unsafe extern "C" fn elector_get_stat(
         // SAFETY: NULL or a live elector; `out_value` NULL or writable.
         let elector = try_ffi!(unsafe { arg(elector, "elector") });
         let out = try_ffi!(unsafe { arg_mut(out_value, "out_value") });
-        let s = elector.inner.stats();
-        let value = match stat {
-            1 => s.gets,
-            2 => s.creates,
-            3 => s.updates,
-            4 => s.watches,
-            5 => s.conflicts,
-            6 => s.acquisitions,
-            7 => s.losses,
-            8 => s.renewals,
-            9 => s.failed_renewals,
-            10 => s.watch_restarts,
-            other => {
-                return fail(
-                    elector_result::ELECTOR_ERR_INVALID_ARGUMENT,
-                    format!("unknown stat {other}"),
-                );
+        // elector_stat is the index in core's Stats::FIELDS + 1.
+        let values = elector.inner.stats().values();
+        match (stat as usize).checked_sub(1).and_then(|i| values.get(i)) {
+            Some(value) => {
+                *out = *value;
+                elector_result::ELECTOR_OK
             }
-        };
-        *out = value;
-        elector_result::ELECTOR_OK
+            None => fail(
+                elector_result::ELECTOR_ERR_INVALID_ARGUMENT,
+                format!("unknown stat {stat}"),
+            ),
+        }
+    })
+}
+
+/// Copies the Prometheus text exposition of every elector of the process
+/// (client-go's `leader_election_master_status` and
+/// `leader_election_slowpath_total`, then every stat as `elector_<name>`)
+/// into `buf`, NUL-terminated, and its length into `*out_n`.
+/// ELECTOR_ERR_BUFFER_TOO_SMALL when it does not fit: `*out_n` then holds
+/// the length needed, without the NUL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn elector_metrics(
+    buf: *mut c_char,
+    len: usize,
+    out_n: *mut usize,
+) -> elector_result {
+    ffi_boundary(|| {
+        let text = elector_core::metrics::gather();
+        // SAFETY: `buf` writable for `len` bytes and `out_n` writable.
+        unsafe { copy_out(&text, buf, len, out_n) }
     })
 }
 
@@ -334,4 +346,33 @@ pub unsafe extern "C" fn elector_check(
             Err(err) => fail(elector_result::ELECTOR_ERR_UNHEALTHY, err.to_string()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::elector_stat::*;
+
+    /// C's counters are core's, in core's order: a stat added to core
+    /// without its constant here fails.
+    #[test]
+    fn every_core_stat_has_its_c_constant() {
+        let c = [
+            (ELECTOR_STAT_GETS, "gets"),
+            (ELECTOR_STAT_CREATES, "creates"),
+            (ELECTOR_STAT_UPDATES, "updates"),
+            (ELECTOR_STAT_WATCHES, "watches"),
+            (ELECTOR_STAT_CONFLICTS, "conflicts"),
+            (ELECTOR_STAT_ACQUISITIONS, "acquisitions"),
+            (ELECTOR_STAT_LOSSES, "losses"),
+            (ELECTOR_STAT_RENEWALS, "renewals"),
+            (ELECTOR_STAT_FAILED_RENEWALS, "failed_renewals"),
+            (ELECTOR_STAT_WATCH_RESTARTS, "watch_restarts"),
+            (ELECTOR_STAT_QUEUED_EVENTS, "queued_events"),
+        ];
+        let core: Vec<&str> = elector_core::Stats::FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(c.map(|(_, name)| name).to_vec(), core);
+        for (index, (constant, _)) in c.iter().enumerate() {
+            assert_eq!(*constant as usize, index + 1);
+        }
+    }
 }

@@ -48,12 +48,10 @@ fn lost_reason(reason: &LostReason) -> (&'static str, Option<&str>) {
     }
 }
 
-/// The engine's counters.
+/// The engine's figures, by core's names.
 pub fn stats(s: &Stats) -> Value {
-    json!({
-        "gets": s.gets, "creates": s.creates, "updates": s.updates, "watches": s.watches,
-        "conflicts": s.conflicts, "acquisitions": s.acquisitions, "losses": s.losses,
-        "renewals": s.renewals, "failed_renewals": s.failed_renewals,
-        "watch_restarts": s.watch_restarts,
-    })
+    s.named()
+        .map(|(field, value)| (field.name.to_string(), Value::from(value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
