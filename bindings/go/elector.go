@@ -239,6 +239,7 @@ type Stats struct {
 	Acquisitions, Losses            uint64
 	Renewals, FailedRenewals        uint64
 	WatchRestarts                   uint64
+	QueuedEvents                    uint64 // events not yet delivered to the callback
 }
 
 // Stats reads the elector's counters.
@@ -260,6 +261,7 @@ func readStats(ptr *C.elector) Stats {
 		C.ELECTOR_STAT_LOSSES: &s.Losses, C.ELECTOR_STAT_RENEWALS: &s.Renewals,
 		C.ELECTOR_STAT_FAILED_RENEWALS: &s.FailedRenewals,
 		C.ELECTOR_STAT_WATCH_RESTARTS:  &s.WatchRestarts,
+		C.ELECTOR_STAT_QUEUED_EVENTS:   &s.QueuedEvents,
 	} {
 		var value C.uint64_t
 		if C.elector_get_stat(ptr, stat, &value) == C.ELECTOR_OK {
@@ -267,6 +269,32 @@ func readStats(ptr *C.elector) Stats {
 		}
 	}
 	return s
+}
+
+// Metrics returns the Prometheus text exposition of every elector of the
+// process: client-go's leader_election_master_status and
+// leader_election_slowpath_total (so its dashboards and alerts apply), then
+// every counter as elector_<name>_total, each series labelled with the
+// lease's name and namespace and the elector's identity. Serve it on a
+// /metrics endpoint as it is.
+func Metrics() (string, error) {
+	size := C.size_t(4096)
+	for {
+		buf := make([]byte, size)
+		var n C.size_t
+		err := call(func() C.elector_result {
+			return C.elector_metrics((*C.char)(unsafe.Pointer(&buf[0])), size, &n)
+		})
+		var tooSmall *Error
+		if errors.As(err, &tooSmall) && tooSmall.Code == BufferTooSmall {
+			size = n + 1 // the text may have grown since: try again
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
 }
 
 // Check is client-go's health check: an error when this elector believes it

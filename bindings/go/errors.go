@@ -29,6 +29,7 @@ const (
 	AlreadyStarted        Code = C.ELECTOR_ERR_ALREADY_STARTED
 	Stopped               Code = C.ELECTOR_ERR_STOPPED
 	CallbackAlreadySet    Code = C.ELECTOR_ERR_CALLBACK_ALREADY_SET
+	BufferTooSmall        Code = C.ELECTOR_ERR_BUFFER_TOO_SMALL
 	Unhealthy             Code = C.ELECTOR_ERR_UNHEALTHY
 	InvalidArgument       Code = C.ELECTOR_ERR_INVALID_ARGUMENT
 	Internal              Code = C.ELECTOR_ERR_INTERNAL

@@ -102,6 +102,8 @@ export declare class Elector extends EventEmitter {
   /** The lease as last observed, in Kubernetes JSON shape. */
   getLease(): Record<string, unknown> | null
   stats(): Record<string, number>
+  /** The Prometheus text exposition of every elector of the process (see metrics()). */
+  metrics(): string
 
   on(event: 'leadership_acquired', listener: (event: AcquiredEvent) => void): this
   on(event: 'lease_renewed', listener: (event: RenewedEvent) => void): this
@@ -110,3 +112,10 @@ export declare class Elector extends EventEmitter {
   on(event: 'error', listener: (error: ElectorError) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
 }
+
+/**
+ * The Prometheus text exposition of every elector of the process, with
+ * client-go's names (leader_election_master_status,
+ * leader_election_slowpath_total) and the engine's counters.
+ */
+export declare function metrics(): string

@@ -234,6 +234,11 @@ class Elector extends EventEmitter {
     return JSON.parse(this.#native.stats())
   }
 
+  /** The Prometheus text exposition of every elector of the process (see metrics()). */
+  metrics() {
+    return metrics()
+  }
+
   /**
    * Runs `work` while this elector leads: once per term, as
    * `work({signal, term, lost})`, where `signal` is an AbortSignal aborted
@@ -456,4 +461,15 @@ function configError(err) {
   return invalidValue(parsed.option, parsed.rule)
 }
 
-module.exports = {Elector, EVENTS}
+/**
+ * The Prometheus text exposition of every elector of the process, with
+ * client-go's names (leader_election_master_status,
+ * leader_election_slowpath_total) and the engine's counters as
+ * elector_<name>_total. Serve it as it is, or merge it into a prom-client
+ * registry's output: `(await register.metrics()) + metrics()`.
+ */
+function metrics() {
+  return native.metrics()
+}
+
+module.exports = {Elector, EVENTS, metrics}

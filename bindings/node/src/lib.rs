@@ -232,6 +232,12 @@ impl NativeElector {
 
 /// Forwards the engine's logs to `sink` (called with one JSON line per log
 /// record); once per process. Returns false when a sink was already set.
+/// The Prometheus text exposition of every elector of the process.
+#[napi]
+pub fn metrics() -> String {
+    elector_core::metrics::gather()
+}
+
 #[napi]
 pub fn set_log_sink(sink: Function<String, ()>) -> Result<bool> {
     log::install(sink)

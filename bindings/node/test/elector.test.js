@@ -6,7 +6,7 @@ const {spawn} = require('node:child_process')
 const path = require('node:path')
 const {once} = require('node:events')
 const {setTimeout: sleep} = require('node:timers/promises')
-const {Elector, EVENTS} = require('..')
+const {Elector, EVENTS, metrics} = require('..')
 const {FAST, uniqueLease, within, nextEvent, candidate} = require('./helpers.js')
 
 test('the README example of the original package runs unchanged but for the name', async () => {
@@ -53,6 +53,26 @@ test('two electors in one process: one leads, and hands over on stop', async () 
   assert.equal(term, 1)
   assert.equal(b.term, 1)
   assert.equal(a.current_leader, false)
+  await b.stop()
+})
+
+test('metrics: client-go\'s master status, 1 for the leader and 0 for the standby', async () => {
+  const lease_name = uniqueLease('node-metrics')
+  const a = new Elector({...FAST, lease_name, identity: 'a'})
+  const b = new Elector({...FAST, lease_name, identity: 'b'})
+  const acquired = nextEvent(a, EVENTS.LEADERSHIP_ACQUIRED)
+  await a.start()
+  await acquired
+  const changed = nextEvent(b, EVENTS.LEADER_CHANGED)
+  await b.start()
+  await changed
+  const text = metrics()
+  assert.equal(a.metrics(), text)
+  const series = (identity) => `leader_election_master_status{name="${lease_name}",namespace="default",identity="${identity}"}`
+  assert.ok(text.includes(`${series('a')} 1\n`), text)
+  assert.ok(text.includes(`${series('b')} 0\n`), text)
+  assert.match(text, /^# TYPE leader_election_slowpath_total counter$/m)
+  await a.stop()
   await b.stop()
 })
 

@@ -35,6 +35,14 @@ class KubernetesLeaderElection
     @retry_backoffs = retry_backoffs
   end
 
+  # The Prometheus text exposition of every elector of the process, with
+  # client-go's names (leader_election_master_status,
+  # leader_election_slowpath_total) and the engine's counters as
+  # elector_<name>_total: serve it on a /metrics endpoint as it is.
+  def self.metrics
+    Native.metrics
+  end
+
   # Blocks forever: campaigns until this Pod leads, yields once, then keeps
   # leading, incrementing the statsd counter `leader_running` every
   # `interval`. Raises RuntimeError "Lost leadership to <holder>" when

@@ -174,6 +174,11 @@ fn option_seconds(field: Field, value: &Value) -> Result<Duration, elector_core:
     duration_from_number(field, value.as_f64().unwrap_or(f64::NAN), TimeUnit::Seconds)
 }
 
+/// The Prometheus text exposition of every elector of the process.
+fn metrics() -> String {
+    elector_core::metrics::gather()
+}
+
 /// The engine's configuration from the Ruby layer's options.
 fn config_from(options: &Value) -> Result<Config, elector_core::ConfigError> {
     let text = |key: &str| options[key].as_str().unwrap_or_default().to_string();
@@ -264,6 +269,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     class.define_singleton_method("new", function!(Native::new, 1))?;
     class.define_singleton_method("install_log_sink", function!(install_log_sink, 0))?;
     class.define_singleton_method("next_log_line", function!(next_log_line, 1))?;
+    class.define_singleton_method("metrics", function!(metrics, 0))?;
     class.define_method("start", method!(Native::start, 0))?;
     class.define_method("stop", method!(Native::stop, 0))?;
     class.define_method("next_event", method!(Native::next_event, 1))?;

@@ -66,6 +66,27 @@ class ElectorTest < Minitest::Test
     b.stop
   end
 
+  def test_metrics_give_client_gos_master_status_per_elector
+    name = unique_lease
+    a = elector(name, "a")
+    a_events = recorded(a)
+    a.start
+    next_of(a_events, :acquired)
+    b = elector(name, "b")
+    b_events = recorded(b)
+    b.start
+    next_of(b_events, :leader_changed)
+    text = KubernetesLeaderElection.metrics
+    assert_equal text, a.metrics
+    series = ->(identity) { %(leader_election_master_status{name="#{name}",namespace="#{NAMESPACE}",identity="#{identity}"}) }
+    assert_includes text, "#{series.call('a')} 1\n"
+    assert_includes text, "#{series.call('b')} 0\n"
+    assert_match(/^# TYPE leader_election_slowpath_total counter$/, text)
+  ensure
+    a&.stop
+    b&.stop
+  end
+
   def test_stop_from_inside_a_block_delivers_lost_and_stopped_before_returning
     e = elector(unique_lease, "a")
     order = []

@@ -173,6 +173,12 @@ class KubernetesLeaderElection
       JSON.parse(@native.stats, symbolize_names: true)
     end
 
+    # The Prometheus text exposition of every elector of the process (see
+    # KubernetesLeaderElection.metrics).
+    def metrics
+      KubernetesLeaderElection.metrics
+    end
+
     # Seconds API requests have been failing with no success between (nil:
     # the last request succeeded).
     def failing_for
