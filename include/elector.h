@@ -139,6 +139,28 @@ typedef uint32_t elector_result;
 #endif // __cplusplus
 
 /*
+ A log line's level.
+ */
+enum elector_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  ELECTOR_LOG_ERROR = 1,
+  ELECTOR_LOG_WARN = 2,
+  ELECTOR_LOG_INFO = 3,
+  ELECTOR_LOG_DEBUG = 4,
+  ELECTOR_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum elector_log_level elector_log_level;
+#else
+typedef uint32_t elector_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/*
  What happened. `ELECTOR_EVENT_ACQUIRED` and `ELECTOR_EVENT_LOST` strictly
  alternate; `ELECTOR_EVENT_STOPPED` is always the last event.
  */
@@ -349,6 +371,35 @@ typedef void (*elector_event_callback)(void *userdata, const struct elector_even
  elector_set_callback fails, before it returns.
  */
 typedef void (*elector_userdata_free)(void *userdata);
+
+/*
+ One log line, valid only during the callback: copy what you keep.
+ */
+typedef struct elector_log_params {
+  elector_log_level level;
+  /*
+   The module that logged it, such as "elector_core::engine".
+   */
+  const char *target;
+  const char *message;
+  /*
+   The elector's lease and identity; NULL for a line of no elector (a
+   connection shared by all of them).
+   */
+  const char *lease;
+  const char *identity;
+  /*
+   The line's other fields as a JSON object, such as {"term":3}.
+   */
+  const char *fields_json;
+} elector_log_params;
+
+/*
+ Called on the engine's threads, for every line from debug up (or as
+ ELECTOR_LOG filters them): hand the line to your logger and return; do
+ not call into libelector from it.
+ */
+typedef void (*elector_log_callback)(void *userdata, const struct elector_log_params *params);
 
 #ifdef __cplusplus
 extern "C" {
@@ -642,6 +693,15 @@ elector_result elector_metrics(char *buf, size_t len, size_t *out_n);
  `tolerance_ms` (a stuck process); ELECTOR_OK otherwise.
  */
 elector_result elector_check(const struct elector *elector, uint64_t tolerance_ms);
+
+/*
+ Sends the engine's log lines to `callback` with `userdata`, for the rest
+ of the process; `userdata` must stay valid and usable from any thread.
+ Set it once, before the first elector_new if ELECTOR_LOG is set (which
+ otherwise logs to standard error): ELECTOR_ERR_INVALID_ARGUMENT when a
+ callback or that logging is already in place.
+ */
+elector_result elector_set_log_callback(elector_log_callback callback, void *userdata);
 
 /*
  Copies a description of `result` into `buf` (NUL-terminated) and its

@@ -2,7 +2,6 @@
 //! read what it knows.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Once;
 use std::time::Duration;
 
 use crate::boundary::{arg, arg_mut, copy_out, ffi_boundary, ffi_boundary_or, try_ffi};
@@ -76,20 +75,6 @@ impl Drop for Userdata {
     }
 }
 
-/// Logs to standard error when ELECTOR_LOG is set (a tracing filter such as
-/// "info" or "elector_core=debug").
-fn init_logging() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        if let Ok(filter) = std::env::var("ELECTOR_LOG") {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-                .with_writer(std::io::stderr)
-                .try_init();
-        }
-    });
-}
-
 /// Creates a stopped elector from `config`, checking every option. On an
 /// invalid option, returns its ELECTOR_ERR_INVALID_* code, and
 /// elector_error_message names the field and the rule. The config is only
@@ -100,7 +85,7 @@ pub unsafe extern "C" fn elector_new(
     out_elector: *mut *mut elector,
 ) -> elector_result {
     ffi_boundary(|| {
-        init_logging();
+        crate::log::init_stderr_logging();
         // SAFETY: NULL or from elector_config_new; `out_elector` NULL or writable.
         let config = try_ffi!(unsafe { arg(config, "config") });
         let out = try_ffi!(unsafe { arg_mut(out_elector, "out_elector") });

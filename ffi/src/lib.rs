@@ -12,11 +12,13 @@ mod boundary;
 mod config;
 mod event;
 mod handle;
+mod log;
 mod result;
 
 pub use config::*;
 pub use event::*;
 pub use handle::*;
+pub use log::*;
 pub use result::*;
 
 /// The ABI's version; equal to the crate's (checked by a test).

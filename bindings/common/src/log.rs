@@ -1,12 +1,15 @@
-//! The engine's `tracing` logs as JSON lines for a host language. One sink
-//! per process. Each line carries the elector span's `lease` and `identity`,
-//! by which the host finds that elector's logger:
+//! The engine's `tracing` logs for a host language. One sink per process.
+//! Each line carries the elector span's `lease` and `identity`, by which the
+//! host finds that elector's logger. Node.js and Ruby take JSON lines:
 //!
 //! `{"level": "warn", "message": "...", "lease": "...", "identity": "...",
 //!   "target": "elector_core::engine", "fields": {...}}`
 //!
+//! and C (so Go) takes each [`LogLine`] through its log callback.
+//!
 //! The sink runs on engine threads: it must only hand the line over (to a
-//! threadsafe function, a queue), never run host code itself.
+//! threadsafe function, a queue, a logger that does not block), never run
+//! host code that waits on the engine.
 
 use std::sync::OnceLock;
 
@@ -22,10 +25,58 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// lines from debug up, and warnings from the libraries under it.
 const DEFAULT_FILTER: &str = "warn,elector_core=debug";
 
-/// Installs `sink` as the process's log sink. Returns false, changing
-/// nothing, when a sink or another global `tracing` subscriber was already
-/// installed.
+/// One log line of the engine.
+#[derive(Debug)]
+pub struct LogLine<'a> {
+    pub level: Level,
+    pub target: &'a str,
+    pub message: &'a str,
+    /// The elector's, or `None` for a line outside any elector (a shared
+    /// connection's, say).
+    pub lease: Option<&'a str>,
+    pub identity: Option<&'a str>,
+    /// The event's other fields.
+    pub fields: &'a Map<String, Value>,
+}
+
+impl LogLine<'_> {
+    pub fn level_name(&self) -> &'static str {
+        match self.level {
+            Level::ERROR => "error",
+            Level::WARN => "warn",
+            Level::INFO => "info",
+            Level::DEBUG => "debug",
+            Level::TRACE => "trace",
+        }
+    }
+}
+
+/// Installs `sink` as the process's log sink, as JSON lines, for lines of
+/// an elector only (the host routes them by lease and identity). Returns
+/// false, changing nothing, when a sink or another global `tracing`
+/// subscriber was already installed.
 pub fn install(sink: impl Fn(String) + Send + Sync + 'static) -> bool {
+    install_lines(move |line: &LogLine| {
+        if line.lease.is_none() && line.identity.is_none() {
+            return; // not inside an elector: no logger to route to
+        }
+        let json = json!({
+            "level": line.level_name(),
+            "message": line.message,
+            "lease": line.lease,
+            "identity": line.identity,
+            "target": line.target,
+            "fields": line.fields,
+        });
+        sink(json.to_string());
+    })
+}
+
+/// Installs `sink` as the process's log sink, for every line the filter
+/// lets through (`ELECTOR_LOG`, else the engine's from debug up and other
+/// libraries' warnings). Returns false, changing nothing, when a sink or
+/// another global `tracing` subscriber was already installed.
+pub fn install_lines(sink: impl Fn(&LogLine) + Send + Sync + 'static) -> bool {
     static INSTALLED: OnceLock<bool> = OnceLock::new();
     let mut first = false;
     let installed = *INSTALLED.get_or_init(|| {
@@ -103,7 +154,7 @@ impl Visit for EventFields {
 impl<S, F> Layer<S> for LineLayer<F>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    F: Fn(String) + Send + Sync + 'static,
+    F: Fn(&LogLine) + Send + Sync + 'static,
 {
     fn on_new_span(&self, attrs: &span::Attributes<'_>, id: &span::Id, ctx: Context<'_, S>) {
         let mut fields = ElectorFields::default();
@@ -116,33 +167,25 @@ where
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
-        let Some(scope) = ctx.event_scope(event) else {
-            return; // not inside an elector: no logger to route to
-        };
-        let Some((lease, identity)) = scope.from_root().find_map(|span| {
-            let extensions = span.extensions();
-            let fields = extensions.get::<ElectorFields>()?;
-            Some((fields.lease.clone(), fields.identity.clone()))
-        }) else {
-            return;
-        };
+        let (lease, identity) = ctx
+            .event_scope(event)
+            .and_then(|scope| {
+                scope.from_root().find_map(|span| {
+                    let extensions = span.extensions();
+                    let fields = extensions.get::<ElectorFields>()?;
+                    Some((fields.lease.clone(), fields.identity.clone()))
+                })
+            })
+            .unwrap_or_default();
         let mut visited = EventFields::default();
         event.record(&mut visited);
-        let level = match *event.metadata().level() {
-            Level::ERROR => "error",
-            Level::WARN => "warn",
-            Level::INFO => "info",
-            Level::DEBUG => "debug",
-            Level::TRACE => "trace",
-        };
-        let line = json!({
-            "level": level,
-            "message": visited.message,
-            "lease": lease,
-            "identity": identity,
-            "target": event.metadata().target(),
-            "fields": visited.fields,
+        (self.sink)(&LogLine {
+            level: *event.metadata().level(),
+            target: event.metadata().target(),
+            message: &visited.message,
+            lease: lease.as_deref(),
+            identity: identity.as_deref(),
+            fields: &visited.fields,
         });
-        (self.sink)(line.to_string());
     }
 }
