@@ -52,6 +52,24 @@ export interface ElectorOptions {
    * not released but left to expire.
    */
   stop_timeout_ms?: number
+  /** A kubeconfig file; default KUBECONFIG, then the in-cluster service account. */
+  kubeconfig?: string
+  /** The kubeconfig context; default its current context. */
+  context?: string
+  /** Labels written on the lease when this elector creates or takes it over. */
+  labels?: Record<string, string>
+  /** An owner for the lease (usually this Pod), so it is garbage-collected with it. */
+  owner_reference?: OwnerReference
+}
+
+/** A Kubernetes ownerReference. */
+export interface OwnerReference {
+  apiVersion: string
+  kind: string
+  name: string
+  uid: string
+  controller?: boolean
+  blockOwnerDeletion?: boolean
 }
 
 /** What lead()'s work is given for one term. */
@@ -102,6 +120,12 @@ export declare class Elector extends EventEmitter {
   /** The lease as last observed, in Kubernetes JSON shape. */
   getLease(): Record<string, unknown> | null
   stats(): Record<string, number>
+  /**
+   * client-go's health check: throws (code ERR_ELECTOR_UNHEALTHY) when this
+   * elector believes it leads but has not renewed for longer than the lease
+   * duration plus tolerance_ms (default 0).
+   */
+  check(tolerance_ms?: number): void
   /** The Prometheus text exposition of every elector of the process (see metrics()). */
   metrics(): string
 

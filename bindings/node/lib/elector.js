@@ -55,6 +55,25 @@ function invalidValue(name, message) {
   return err
 }
 
+function isPlainObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function checkLabels(labels) {
+  if (!isPlainObject(labels) || Object.values(labels).some((v) => typeof v !== 'string')) {
+    throw invalidType('labels', 'an object of string values', labels)
+  }
+}
+
+/** Kubernetes' ownerReference shape: the engine checks the values. */
+function checkOwnerReference(owner) {
+  const strings = ['apiVersion', 'kind', 'name', 'uid']
+  if (!isPlainObject(owner) || strings.some((key) => typeof owner[key] !== 'string')
+    || ['controller', 'blockOwnerDeletion'].some((key) => owner[key] !== undefined && typeof owner[key] !== 'boolean')) {
+    throw invalidType('owner_reference', 'an ownerReference ({apiVersion, kind, name, uid} strings; controller and blockOwnerDeletion booleans)', owner)
+  }
+}
+
 /** Numbers given as strings (from the environment) are accepted, as before. */
 function numeric(value) {
   if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value)
@@ -132,6 +151,10 @@ class Elector extends EventEmitter {
   , release_on_stop = true
   , release_timeout_ms
   , stop_timeout_ms
+  , kubeconfig
+  , context
+  , labels
+  , owner_reference
   } = {}) {
     super()
     this.#finished = new Promise((resolve) => { this.#finish = resolve })
@@ -149,6 +172,10 @@ class Elector extends EventEmitter {
     checkType('release_on_stop', release_on_stop, 'boolean')
     if (release_timeout_ms !== undefined) checkType('release_timeout_ms', release_timeout_ms, 'number')
     if (stop_timeout_ms !== undefined) checkType('stop_timeout_ms', stop_timeout_ms, 'number')
+    if (kubeconfig !== undefined) checkType('kubeconfig', kubeconfig, 'string')
+    if (context !== undefined) checkType('context', context, 'string')
+    if (labels !== undefined) checkLabels(labels)
+    if (owner_reference !== undefined) checkOwnerReference(owner_reference)
     if (log === null || typeof log !== 'object' || ['debug', 'info', 'warn', 'error'].some((l) => typeof log[l] !== 'function')) {
       throw invalidType('log', `a logger with debug, info, warn and error methods (abstract-logging)`, log)
     }
@@ -178,6 +205,10 @@ class Elector extends EventEmitter {
       , leaseDurationSec: lease_duration_sec
       , renewIntervalMs: renew_interval_ms
       , renewDeadlineMs: renew_deadline_ms
+      , kubeconfig
+      , context
+      , labels
+      , ownerReference: owner_reference
       })
     } catch (err) {
       throw configError(err)
@@ -232,6 +263,22 @@ class Elector extends EventEmitter {
   stats() {
     if (this.#local) return {}
     return JSON.parse(this.#native.stats())
+  }
+
+  /**
+   * client-go's health check: throws (code ERR_ELECTOR_UNHEALTHY) when this
+   * elector believes it leads but has not renewed for longer than the lease
+   * duration plus `tolerance_ms`, a stuck process; for a liveness probe.
+   */
+  check(tolerance_ms = 0) {
+    checkType('tolerance_ms', tolerance_ms, 'number')
+    if (this.#local) return
+    const reason = this.#native.check(tolerance_ms)
+    if (reason !== null) {
+      const err = new Error(reason)
+      err.code = 'ERR_ELECTOR_UNHEALTHY'
+      throw err
+    }
   }
 
   /** The Prometheus text exposition of every elector of the process (see metrics()). */

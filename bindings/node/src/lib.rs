@@ -8,12 +8,14 @@
 
 mod log;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use elector_bindings::ack::HeldAck;
 use elector_core::{
-    Config, ConfigError, Connection, Elector, Field, JITTER_FACTOR, TimeUnit, duration_from_number,
+    Config, ConfigError, Connection, Elector, Field, JITTER_FACTOR, OwnerReference, TimeUnit,
+    duration_from_number,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -41,6 +43,20 @@ pub struct NativeOptions {
     /// A kubeconfig path; absent: inferred (KUBECONFIG, then in-cluster).
     pub kubeconfig: Option<String>,
     pub context: Option<String>,
+    /// Written on the lease when this elector creates or takes it over.
+    pub labels: Option<HashMap<String, String>>,
+    pub owner_reference: Option<NativeOwnerReference>,
+}
+
+/// The lease's owner, in Kubernetes' own shape (`apiVersion`, …).
+#[napi(object)]
+pub struct NativeOwnerReference {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+    pub controller: Option<bool>,
+    pub block_owner_deletion: Option<bool>,
 }
 
 #[napi]
@@ -144,6 +160,19 @@ fn config_from(options: NativeOptions) -> std::result::Result<Config, ConfigErro
             Milliseconds,
         )?);
     }
+    for (key, value) in options.labels.unwrap_or_default() {
+        builder = builder.label(key, value);
+    }
+    if let Some(owner) = options.owner_reference {
+        builder = builder.owner_reference(OwnerReference {
+            api_version: owner.api_version,
+            kind: owner.kind,
+            name: owner.name,
+            uid: owner.uid,
+            controller: owner.controller,
+            block_owner_deletion: owner.block_owner_deletion,
+        });
+    }
     if let Some(ms) = options.stop_timeout_ms {
         builder = builder.stop_timeout(duration_from_number(Field::StopTimeout, ms, Milliseconds)?);
     }
@@ -227,6 +256,20 @@ impl NativeElector {
     #[napi]
     pub fn stats(&self) -> String {
         elector_bindings::json::stats(&self.inner.stats()).to_string()
+    }
+
+    /// client-go's health check: why this elector is unhealthy (it believes
+    /// it leads but has not renewed for longer than the lease duration plus
+    /// `tolerance_ms`), or null when it is healthy.
+    #[napi]
+    pub fn check(&self, tolerance_ms: f64) -> Result<Option<String>> {
+        let tolerance = Duration::try_from_secs_f64(tolerance_ms / 1000.0).map_err(|_| {
+            Error::new(
+                Status::InvalidArg,
+                format!("tolerance_ms {tolerance_ms} is not a duration"),
+            )
+        })?;
+        Ok(self.inner.check(tolerance).err().map(|e| e.to_string()))
     }
 }
 

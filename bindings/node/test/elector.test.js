@@ -76,6 +76,22 @@ test('metrics: client-go\'s master status, 1 for the leader and 0 for the standb
   await b.stop()
 })
 
+test('labels and the owner are written on the lease; the health check passes while renewing', async () => {
+  const lease_name = uniqueLease('node-labels')
+  const owner_reference = {apiVersion: 'v1', kind: 'Pod', name: 'pod-a', uid: '0b1c2d3e-0000-4000-8000-000000000001', controller: true}
+  const a = new Elector({...FAST, lease_name, identity: 'a', labels: {app: 'node-test'}, owner_reference})
+  const acquired = nextEvent(a, EVENTS.LEADERSHIP_ACQUIRED)
+  await a.start()
+  await acquired
+  const {metadata} = a.getLease()
+  assert.equal(metadata.labels.app, 'node-test')
+  assert.deepEqual(metadata.ownerReferences, [owner_reference])
+  a.check()
+  a.check(1000)
+  assert.throws(() => a.check('soon'), TypeError)
+  await a.stop()
+})
+
 test('wait_for_leadership resolves start() once the outcome is known', async () => {
   const lease_name = uniqueLease('node-wait')
   const a = new Elector({...FAST, lease_name, identity: 'a', wait_for_leadership: true})
@@ -132,6 +148,12 @@ test('invalid options throw, naming the option', () => {
   , [{stop_timeout_ms: 1e300}, RangeError, /"stop_timeout_ms" .*received 1e300$/]
   , [{identity: 'pod\0a'}, RangeError, /"identity" .*control character/]
   , [{lease_name: 'a'.repeat(300)}, RangeError, /"lease_name" .*DNS subdomain/]
+  , [{labels: {'bad key': 'x'}}, RangeError, /"labels" .*label name/]
+  , [{labels: {app: 1}}, TypeError, /"labels" option must be an object of string values/]
+  , [{owner_reference: {apiVersion: 'v1', kind: 'Pod', name: 'p', uid: ''}}, RangeError, /"owner_reference.uid" .*must not be empty/]
+  , [{owner_reference: {apiVersion: 'v1', kind: 'Pod', name: 'p'}}, TypeError, /"owner_reference" option must be an ownerReference/]
+  , [{kubeconfig: 5}, TypeError, /"kubeconfig" option must be a string/]
+  , [{context: ''}, RangeError, /"context" .*must not be empty/]
   , [{auto_close: 'yes'}, TypeError, /"auto_close"/]
   , [{log: {info() {}}}, TypeError, /"log" option must be a logger with debug, info, warn and error/]
   ]
