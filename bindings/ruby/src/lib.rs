@@ -141,6 +141,15 @@ impl Native {
     fn failing_for(&self) -> Option<f64> {
         self.elector.failing_for().map(|d| d.as_secs_f64())
     }
+
+    /// client-go's health check: why this elector is unhealthy, or nil.
+    /// `tolerance`: seconds, finite and non-negative (the Ruby layer checks).
+    fn check(&self, tolerance: f64) -> Option<String> {
+        self.elector
+            .check(seconds(tolerance))
+            .err()
+            .map(|e| e.to_string())
+    }
 }
 
 /// Sends the engine's logs to the process-wide inbox; false if a sink (or
@@ -209,8 +218,23 @@ fn config_from(options: &Value) -> Result<Config, elector_core::ConfigError> {
             &options["stop_timeout"],
         )?);
     }
-    if let Ok(owner) = serde_json::from_value::<OwnerReference>(options["owner"].clone()) {
-        builder = builder.owner_reference(owner);
+    if let Some(labels) = options["labels"].as_object() {
+        for (key, value) in labels {
+            builder = builder.label(key, value.as_str().unwrap_or_default());
+        }
+    }
+    let owner = &options["owner"];
+    if !owner.is_null() {
+        // Missing keys become empty strings, which the engine refuses by name.
+        let text = |key: &str| owner[key].as_str().unwrap_or_default().to_string();
+        builder = builder.owner_reference(OwnerReference {
+            api_version: text("apiVersion"),
+            kind: text("kind"),
+            name: text("name"),
+            uid: text("uid"),
+            controller: owner["controller"].as_bool(),
+            block_owner_deletion: owner["blockOwnerDeletion"].as_bool(),
+        });
     }
     builder.build()
 }
@@ -281,5 +305,6 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     class.define_method("lease", method!(Native::lease, 0))?;
     class.define_method("stats", method!(Native::stats, 0))?;
     class.define_method("failing_for", method!(Native::failing_for, 0))?;
+    class.define_method("check", method!(Native::check, 1))?;
     Ok(())
 }

@@ -175,6 +175,24 @@ class ElectorTest < Minitest::Test
     assert_equal "release_timeout", error.field
     assert_match(/received 1e300/, error.message)
     assert_equal "identity", assert_raises(ArgumentError) { elector("a", "pod\0a") }.field
+    assert_equal "labels", assert_raises(ArgumentError) { elector("a", "a", labels: { "bad key" => "x" }) }.field
+    assert_equal "labels", assert_raises(ArgumentError) { elector("a", "a", labels: { "app" => 1 }) }.field
+    owner = { apiVersion: "v1", kind: "Pod", name: "p" } # no uid
+    assert_equal "owner_reference.uid", assert_raises(ArgumentError) { elector("a", "a", owner: owner) }.field
+  end
+
+  def test_labels_are_written_and_a_renewing_leader_is_healthy
+    name = unique_lease
+    e = elector(name, "a", labels: { "app" => "ruby-test" })
+    events = recorded(e)
+    e.start
+    next_of(events, :acquired)
+    assert_equal "ruby-test", lease(name).metadata.labels[:app]
+    assert_nil e.check
+    assert_nil e.check(1)
+    assert_equal "tolerance", assert_raises(ArgumentError) { e.check(-1) }.field
+  ensure
+    e&.stop
   end
 
   # A Ruby elector and a Rust one (the demo's candidate process, client-go's

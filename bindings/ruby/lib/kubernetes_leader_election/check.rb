@@ -14,6 +14,15 @@ class KubernetesLeaderElection
       fail!(field, "must be a non-empty String", value) unless value.is_a?(String) && !value.empty?
     end
 
+    def strings(fields)
+      fields.each { |field, value| string(value, field.to_s) }
+    end
+
+    # Each of `fields` that is not nil.
+    def all_seconds(fields)
+      fields.compact.each { |field, value| seconds(value, field.to_s) }
+    end
+
     def seconds(value, field)
       fail!(field, "must be a positive number of seconds", value) unless number?(value) && value.positive?
     end
@@ -46,6 +55,16 @@ class KubernetesLeaderElection
     # What the connection is read from: a Kubeclient::Client, or alike.
     def client?(value)
       responds?(value, :api_endpoint, :auth_options, :ssl_options)
+    end
+
+    def non_negative(value, field)
+      fail!(field, "must be a non-negative number of seconds", value) unless number?(value) && !value.negative?
+    end
+
+    def labels(value, field)
+      return if value.is_a?(Hash) && value.all? { |k, v| (k.is_a?(String) || k.is_a?(Symbol)) && v.is_a?(String) }
+
+      fail!(field, "must be a Hash of String keys and values", value)
     end
 
     def one_of(value, allowed, field)

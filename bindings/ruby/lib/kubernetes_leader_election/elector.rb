@@ -48,15 +48,11 @@ class KubernetesLeaderElection
     # :warn, :error).
     def initialize(name, namespace:, identity:, kubeclient: nil, kubeconfig: nil, context: nil,
                    lease_duration: 15, renew_deadline: 10, retry_period: 2, release_on_stop: true,
-                   release_timeout: nil, stop_timeout: nil, owner: nil, logger: nil, log_level: :debug)
-      Check.string(name, "name")
-      Check.string(namespace, "namespace")
-      Check.string(identity, "identity")
-      { lease_duration: lease_duration, renew_deadline: renew_deadline, retry_period: retry_period }.each do |field, value|
-        Check.seconds(value, field.to_s)
-      end
-      Check.seconds(release_timeout, "release_timeout") unless release_timeout.nil?
-      Check.seconds(stop_timeout, "stop_timeout") unless stop_timeout.nil?
+                   release_timeout: nil, stop_timeout: nil, owner: nil, labels: nil, logger: nil, log_level: :debug)
+      Check.strings(name: name, namespace: namespace, identity: identity)
+      Check.all_seconds(lease_duration: lease_duration, renew_deadline: renew_deadline, retry_period: retry_period,
+                        release_timeout: release_timeout, stop_timeout: stop_timeout)
+      Check.labels(labels, "labels") unless labels.nil?
       Check.logger(logger, "logger") if logger
       Check.one_of(log_level, Logs::ORDER, "log_level")
       @name = name
@@ -71,6 +67,7 @@ class KubernetesLeaderElection
                              lease_duration: lease_duration, renew_deadline: renew_deadline,
                              retry_period: retry_period, release_on_stop: release_on_stop ? true : false,
                              release_timeout: release_timeout, stop_timeout: stop_timeout, owner: owner,
+                             labels: labels,
                              connection: Connection.of(kubeclient, kubeconfig, context)
                            ))
     rescue ConfigError => e
@@ -171,6 +168,15 @@ class KubernetesLeaderElection
     # The engine's request and transition counters.
     def stats
       JSON.parse(@native.stats, symbolize_names: true)
+    end
+
+    # client-go's health check: raises Unhealthy when this elector believes
+    # it leads but has not renewed for longer than the lease duration plus
+    # `tolerance` seconds (a stuck process); for a liveness probe.
+    def check(tolerance = 0)
+      Check.non_negative(tolerance, "tolerance")
+      reason = @native.check(tolerance.to_f)
+      raise Unhealthy, reason if reason
     end
 
     # The Prometheus text exposition of every elector of the process (see

@@ -28,6 +28,10 @@ class KubernetesLeaderElection
     end
   end
 
+  # Elector#check: this elector believes it leads but has not renewed for
+  # longer than the lease duration plus the tolerance.
+  class Unhealthy < Error; end
+
   # API requests kept failing for longer than the retry budget. `kind` is
   # one of :unauthorized, :forbidden, :timeout, :unavailable, :invalid,
   # :identity_conflict.
