@@ -47,16 +47,27 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every event's name, as bindings spell events, in the order of C's
+    /// `elector_event_kind` (its value is the index + 1).
+    pub const NAMES: [&'static str; 6] = [
+        "acquired",
+        "renewed",
+        "lost",
+        "leader_changed",
+        "error",
+        "stopped",
+    ];
+
     /// A stable lower-case name, as bindings spell events.
     pub fn name(&self) -> &'static str {
-        match self {
-            Event::Acquired { .. } => "acquired",
-            Event::Renewed { .. } => "renewed",
-            Event::Lost { .. } => "lost",
-            Event::LeaderChanged { .. } => "leader_changed",
-            Event::Error { .. } => "error",
-            Event::Stopped => "stopped",
-        }
+        Self::NAMES[match self {
+            Event::Acquired { .. } => 0,
+            Event::Renewed { .. } => 1,
+            Event::Lost { .. } => 2,
+            Event::LeaderChanged { .. } => 3,
+            Event::Error { .. } => 4,
+            Event::Stopped => 5,
+        }]
     }
 
     /// Takes the acknowledgement out of a `Lost`, for a host that passes it
@@ -137,6 +148,27 @@ pub enum LostReason {
     Deleted,
 }
 
+impl LostReason {
+    /// Every reason's name, in the order of C's `elector_lost_reason` (its
+    /// value is the index + 1).
+    pub const NAMES: [&'static str; 4] = [
+        "stopped",
+        "renew_deadline_exceeded",
+        "taken_over",
+        "deleted",
+    ];
+
+    /// A stable lower-case name, as bindings spell reasons.
+    pub fn name(&self) -> &'static str {
+        Self::NAMES[match self {
+            LostReason::Stopped => 0,
+            LostReason::RenewDeadlineExceeded => 1,
+            LostReason::TakenOver { .. } => 2,
+            LostReason::Deleted => 3,
+        }]
+    }
+}
+
 impl fmt::Display for LostReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -170,15 +202,27 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind's name, in the order of C's `elector_error_kind` (its
+    /// value is the index + 1).
+    pub const NAMES: [&'static str; 6] = [
+        "unauthorized",
+        "forbidden",
+        "timeout",
+        "unavailable",
+        "invalid",
+        "identity_conflict",
+    ];
+
+    /// A stable lower-case name, as bindings spell error kinds.
     pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Unauthorized => "unauthorized",
-            ErrorKind::Forbidden => "forbidden",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::IdentityConflict => "identity_conflict",
-        }
+        Self::NAMES[match self {
+            ErrorKind::Unauthorized => 0,
+            ErrorKind::Forbidden => 1,
+            ErrorKind::Timeout => 2,
+            ErrorKind::Unavailable => 3,
+            ErrorKind::Invalid => 4,
+            ErrorKind::IdentityConflict => 5,
+        }]
     }
 }
 

@@ -309,3 +309,53 @@ pub unsafe extern "C" fn elector_lost_ack_done(ack: *mut elector_lost_ack) {
     let ack = unsafe { Box::from_raw(ack) };
     ffi_boundary_or((), move || drop(ack));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::elector_error_kind::*;
+    use super::elector_event_kind::*;
+    use super::elector_lost_reason::*;
+    use elector_core::{ErrorKind, Event, LostReason};
+
+    /// C's constants are core's names, in core's order (value = index + 1):
+    /// a kind, reason or error added to core without its constant fails.
+    #[test]
+    fn every_core_name_has_its_c_constant() {
+        let events = [
+            (ELECTOR_EVENT_ACQUIRED as u32, "acquired"),
+            (ELECTOR_EVENT_RENEWED as u32, "renewed"),
+            (ELECTOR_EVENT_LOST as u32, "lost"),
+            (ELECTOR_EVENT_LEADER_CHANGED as u32, "leader_changed"),
+            (ELECTOR_EVENT_ERROR as u32, "error"),
+            (ELECTOR_EVENT_STOPPED as u32, "stopped"),
+        ];
+        let reasons = [
+            (ELECTOR_LOST_STOPPED as u32, "stopped"),
+            (
+                ELECTOR_LOST_RENEW_DEADLINE_EXCEEDED as u32,
+                "renew_deadline_exceeded",
+            ),
+            (ELECTOR_LOST_TAKEN_OVER as u32, "taken_over"),
+            (ELECTOR_LOST_DELETED as u32, "deleted"),
+        ];
+        let errors = [
+            (ELECTOR_ERROR_UNAUTHORIZED as u32, "unauthorized"),
+            (ELECTOR_ERROR_FORBIDDEN as u32, "forbidden"),
+            (ELECTOR_ERROR_TIMEOUT as u32, "timeout"),
+            (ELECTOR_ERROR_UNAVAILABLE as u32, "unavailable"),
+            (ELECTOR_ERROR_INVALID as u32, "invalid"),
+            (ELECTOR_ERROR_IDENTITY_CONFLICT as u32, "identity_conflict"),
+        ];
+        for (c, core) in [
+            (&events[..], &Event::NAMES[..]),
+            (&reasons[..], &LostReason::NAMES[..]),
+            (&errors[..], &ErrorKind::NAMES[..]),
+        ] {
+            let names: Vec<&str> = c.iter().map(|(_, name)| *name).collect();
+            assert_eq!(names, core);
+            for (index, (value, _)) in c.iter().enumerate() {
+                assert_eq!(*value as usize, index + 1, "{}", core[index]);
+            }
+        }
+    }
+}

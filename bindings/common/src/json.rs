@@ -12,39 +12,30 @@ pub fn event(event: &Event) -> Value {
             lease: l,
             identity,
             term,
-        } => json!({"kind": "acquired", "lease": lease(l), "identity": identity, "term": term}),
+        } => json!({"kind": event.name(), "lease": lease(l), "identity": identity, "term": term}),
         Event::Renewed {
             lease: l,
             renew_time,
         } => json!({
-            "kind": "renewed", "lease": lease(l),
+            "kind": event.name(), "lease": lease(l),
             "renew_time": renew_time.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         }),
         Event::Lost {
             lease: l, reason, ..
         } => {
-            let (reason, holder) = lost_reason(reason);
-            json!({"kind": "lost", "lease": lease(l), "reason": reason, "holder": holder})
+            let holder = match reason {
+                LostReason::TakenOver { holder } => holder.as_deref(),
+                _ => None,
+            };
+            json!({"kind": event.name(), "lease": lease(l), "reason": reason.name(), "holder": holder})
         }
         Event::LeaderChanged { lease: l, leader } => json!({
-            "kind": "leader_changed", "lease": l.as_ref().map(lease), "leader": leader,
+            "kind": event.name(), "lease": l.as_ref().map(lease), "leader": leader,
         }),
         Event::Error { kind, message } => {
-            json!({"kind": "error", "error_kind": kind.name(), "message": message})
+            json!({"kind": event.name(), "error_kind": kind.name(), "message": message})
         }
-        Event::Stopped => json!({"kind": "stopped"}),
-        _ => json!({"kind": "unknown"}),
-    }
-}
-
-/// A lost reason's stable name, and the new holder when taken over.
-fn lost_reason(reason: &LostReason) -> (&'static str, Option<&str>) {
-    match reason {
-        LostReason::Stopped => ("stopped", None),
-        LostReason::RenewDeadlineExceeded => ("renew_deadline_exceeded", None),
-        LostReason::TakenOver { holder } => ("taken_over", holder.as_deref()),
-        LostReason::Deleted => ("deleted", None),
-        _ => ("unknown", None),
+        _ => json!({"kind": event.name()}),
     }
 }
 
