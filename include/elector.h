@@ -532,6 +532,19 @@ elector_result elector_config_set_url(struct elector_config *config,
                                       const char *ca_file);
 
 /*
+ Copies a description of `result` into `buf` (NUL-terminated) and its
+ length, without the NUL, into `*out_n`. When `result` is the code of the
+ last failure on the calling thread, the description carries its details
+ ("invalid lease_duration: must be greater than renew_deadline (10s <= 10s)").
+
+ Returns ELECTOR_ERR_BUFFER_TOO_SMALL when `len` cannot hold the message
+ and its NUL; the details are kept, so a retry with a larger buffer (1024
+ bytes always suffice for configuration errors) gets them. Thread-safe
+ (details are per thread).
+ */
+elector_result elector_error_message(uint32_t result, char *buf, size_t len, size_t *out_n);
+
+/*
  The event's kind (0 if `event` is NULL).
  */
 uint32_t elector_event_get_kind(const struct elector_event *event);
@@ -702,19 +715,6 @@ elector_result elector_check(const struct elector *elector, uint64_t tolerance_m
  callback or that logging is already in place.
  */
 elector_result elector_set_log_callback(elector_log_callback callback, void *userdata);
-
-/*
- Copies a description of `result` into `buf` (NUL-terminated) and its
- length, without the NUL, into `*out_n`. When `result` is the code of the
- last failure on the calling thread, the description carries its details
- ("invalid lease_duration: must be greater than renew_deadline (10s <= 10s)").
-
- Returns ELECTOR_ERR_BUFFER_TOO_SMALL when `len` cannot hold the message
- and its NUL; the details are kept, so a retry with a larger buffer (1024
- bytes always suffice for configuration errors) gets them. Thread-safe
- (details are per thread).
- */
-elector_result elector_error_message(uint32_t result, char *buf, size_t len, size_t *out_n);
 
 #ifdef __cplusplus
 }  // extern "C"

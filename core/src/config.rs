@@ -350,14 +350,11 @@ impl ConfigBuilder {
         if c.identity.trim().is_empty() {
             return Err(ConfigError::new(Field::Identity, "must not be empty"));
         }
-        if c.identity.chars().any(char::is_control) {
+        if let Some(at) = c.identity.find(char::is_control) {
             // A NUL would cut it short in C, a newline would split log lines.
             return Err(ConfigError::new(
                 Field::Identity,
-                format!(
-                    "{:?} contains a control character (such as NUL or a newline)",
-                    c.identity
-                ),
+                format!("contains a control character (such as NUL or a newline) at byte {at}"),
             ));
         }
         check_timings(c.lease_duration, c.renew_deadline, c.retry_period)?;

@@ -10,12 +10,14 @@
 
 mod boundary;
 mod config;
+mod error_message;
 mod event;
 mod handle;
 mod log;
 mod result;
 
 pub use config::*;
+pub use error_message::*;
 pub use event::*;
 pub use handle::*;
 pub use log::*;

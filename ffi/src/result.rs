@@ -1,9 +1,6 @@
 //! Result codes, and the message of the last failure on each thread.
 
 use std::cell::RefCell;
-use std::ffi::c_char;
-
-use crate::boundary::{copy_out, ffi_boundary};
 
 /// The outcome of a fallible call. Stable: values are never renumbered or
 /// reused; new codes are only added.
@@ -99,38 +96,23 @@ pub(crate) fn fail(code: elector_result, message: impl Into<String>) -> elector_
     code
 }
 
-/// Copies a description of `result` into `buf` (NUL-terminated) and its
-/// length, without the NUL, into `*out_n`. When `result` is the code of the
-/// last failure on the calling thread, the description carries its details
-/// ("invalid lease_duration: must be greater than renew_deadline (10s <= 10s)").
-///
-/// Returns ELECTOR_ERR_BUFFER_TOO_SMALL when `len` cannot hold the message
-/// and its NUL; the details are kept, so a retry with a larger buffer (1024
-/// bytes always suffice for configuration errors) gets them. Thread-safe
-/// (details are per thread).
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn elector_error_message(
-    result: u32,
-    buf: *mut c_char,
-    len: usize,
-    out_n: *mut usize,
-) -> elector_result {
-    ffi_boundary(|| {
-        let details = LAST_ERROR
-            .try_with(|last| match &*last.borrow() {
-                Some((code, details)) if *code as u32 == result => Some(details.clone()),
-                _ => None,
-            })
-            .ok()
-            .flatten();
-        let message = details.unwrap_or_else(|| match from_u32(result) {
-            Some(code) => code.description().to_string(),
-            None => format!("unknown result code {result}"),
-        });
-        // SAFETY: the caller passes a writable buffer of `len` bytes and a
-        // writable `out_n`, as documented.
-        unsafe { copy_out(&message, buf, len, out_n) }
-    })
+/// The details of the last failure on this thread, if it had code `result`.
+pub(crate) fn last_details(result: u32) -> Option<String> {
+    LAST_ERROR
+        .try_with(|last| match &*last.borrow() {
+            Some((code, details)) if *code as u32 == result => Some(details.clone()),
+            _ => None,
+        })
+        .ok()
+        .flatten()
+}
+
+/// The fixed description of `result`.
+pub(crate) fn describe(result: u32) -> String {
+    match from_u32(result) {
+        Some(code) => code.description().to_string(),
+        None => format!("unknown result code {result}"),
+    }
 }
 
 fn from_u32(value: u32) -> Option<elector_result> {
