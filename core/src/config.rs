@@ -28,6 +28,12 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// a renewal may be jittered by up to this much and must still fit in the
 /// renew deadline.
 pub const JITTER_FACTOR: f64 = 1.2;
+/// `period` stretched by up to 20 %, so candidates that failed together do
+/// not retry in lockstep (client-go's jitter factor).
+pub(crate) fn jittered(period: Duration) -> Duration {
+    period.mul_f64(1.0 + rand::random::<f64>() * (JITTER_FACTOR - 1.0))
+}
+
 /// The shortest retry period accepted.
 pub const MIN_RETRY_PERIOD: Duration = Duration::from_millis(10);
 

@@ -15,18 +15,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::WatchEvent;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::clock::Moment;
 use crate::config::Config;
+use crate::config::jittered;
 use crate::decide::{Knowledge, LeaderClock, Step, Timing, candidate_step};
 use crate::events::{Acknowledgement, ErrorKind, Event, EventSender, LostReason};
 use crate::record::{self, OwnWrites, Record};
 use crate::stats::{Counters, bump};
-use crate::store::{ApiError, LeaseEvents, LeaseStore};
+use crate::store::{ApiError, LeaseStore};
+use crate::watch::{LeaseWatch, Seen};
 
 /// What the handle reads while the engine runs.
 #[derive(Debug, Default)]
@@ -78,16 +79,6 @@ pub(crate) struct Engine<S> {
     last_error: Option<ErrorKind>,
 }
 
-/// The open watch on the lease, if any, and when to try again if not.
-struct LeaseWatch {
-    events: Option<LeaseEvents>,
-    resource_version: Option<String>,
-    retry_at: Instant,
-    backoff: Duration,
-    opened_at: Instant,
-    last_event_at: Instant,
-}
-
 /// A leader that was stopped: the host was sent `Lost(Stopped)`, and the
 /// lease stays ours, renewed, until the host acknowledges it or `until`.
 struct Stopping {
@@ -98,13 +89,6 @@ struct Stopping {
 #[cfg(test)]
 mod tests;
 
-const WATCH_BACKOFF_MIN: Duration = Duration::from_millis(200);
-const WATCH_BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// A watch that lived this long was healthy: reopen it at once when it ends.
-const WATCH_HEALTHY_AFTER: Duration = Duration::from_secs(10);
-/// A watch silent for this long (no event, no bookmark; the server closes
-/// every watch after 290 s) is presumed dead: a half-open connection.
-const WATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(330);
 /// How many requests `stop()` makes to release before leaving the lease to
 /// expire (and never past the release timeout).
 const RELEASE_ATTEMPTS: u32 = 3;
@@ -175,15 +159,7 @@ impl<S: LeaseStore> Engine<S> {
     /// every request short.
     async fn campaign(&mut self) -> Option<(Lease, Moment)> {
         let cancel = self.cancel.clone();
-        let now = Instant::now();
-        let mut watch = LeaseWatch {
-            events: None,
-            resource_version: None,
-            retry_at: now,
-            backoff: WATCH_BACKOFF_MIN,
-            opened_at: now,
-            last_event_at: now,
-        };
+        let mut watch = LeaseWatch::new(Instant::now());
         loop {
             if cancel.is_cancelled() {
                 return Box::pin(self.campaign_stopped()).await;
@@ -192,7 +168,7 @@ impl<S: LeaseStore> Engine<S> {
             let wake = match candidate_step(
                 &self.knowledge,
                 &self.own,
-                watch.events.is_some(),
+                watch.is_open(),
                 self.timing(),
                 now,
             ) {
@@ -207,7 +183,7 @@ impl<S: LeaseStore> Engine<S> {
                     continue;
                 }
                 Step::Create | Step::TakeOver => {
-                    let watching = watch.events.is_some();
+                    let watching = watch.is_open();
                     let Some(won) = cancel
                         .run_until_cancelled(Box::pin(self.try_acquire(watching)))
                         .await
@@ -241,7 +217,7 @@ impl<S: LeaseStore> Engine<S> {
                 }
                 Step::WaitUntil(at) => at,
             };
-            if watch.events.is_none() && now >= watch.retry_at {
+            if watch.is_due(now) {
                 if cancel
                     .run_until_cancelled(Box::pin(self.open_watch(&mut watch)))
                     .await
@@ -251,19 +227,17 @@ impl<S: LeaseStore> Engine<S> {
                 }
                 continue;
             }
-            let wake = match watch.events {
-                Some(_) => wake.min(watch.last_event_at + WATCH_IDLE_TIMEOUT),
-                None => wake.min(watch.retry_at),
-            };
             tokio::select! {
                 _ = cancel.cancelled() => return Box::pin(self.campaign_stopped()).await,
-                _ = sleep_until(wake) => {}
-                event = next_event(&mut watch.events) => self.on_watch_event(event, &mut watch),
+                _ = sleep_until(watch.wake(wake)) => {}
+                event = watch.next() => {
+                    let now = Instant::now();
+                    let seen = watch.on_event(event, now);
+                    self.on_watch_event(seen, now);
+                }
             }
-            if watch.events.is_some() && watch.last_event_at.elapsed() >= WATCH_IDLE_TIMEOUT {
-                debug!(idle = ?WATCH_IDLE_TIMEOUT, "watch silent for too long; reopening");
+            if watch.close_if_idle() {
                 bump(&self.shared.counters.watch_restarts);
-                self.close_watch(&mut watch, true);
             }
         }
     }
@@ -287,8 +261,7 @@ impl<S: LeaseStore> Engine<S> {
             Ok(Some(lease)) => {
                 self.recovered();
                 self.observe(lease, now);
-                // Reopen a watch from what was just read, not from older news.
-                watch.resource_version = None;
+                watch.read_anew();
             }
             Ok(None) => {
                 self.recovered();
@@ -719,94 +692,28 @@ impl<S: LeaseStore> Engine<S> {
         );
     }
 
-    /// Opens the watch from the last version it delivered (bookmarks keep
-    /// that recent), else from the current state. Never from the lease's own
-    /// resourceVersion: that is its last write, which on a lease nobody
-    /// writes is soon compacted away, and every open would fail with 410.
     async fn open_watch(&mut self, watch: &mut LeaseWatch) {
-        let from = watch.resource_version.clone();
-        match self.api.watch(from.as_deref()).await {
-            Ok(events) => {
-                debug!(resource_version = ?from, "watching the lease");
-                watch.events = Some(events);
-                watch.opened_at = Instant::now();
-                watch.last_event_at = watch.opened_at;
-            }
-            Err(err) => {
-                debug!(error = ?err, retry_in = ?watch.backoff, "could not open a watch; polling meanwhile");
-                if matches!(err, ApiError::Gone) {
-                    // That version was compacted away: from the current state next.
-                    watch.resource_version = None;
-                }
-                self.close_watch(watch, true);
-            }
+        match self.api.watch(watch.from()).await {
+            Ok(events) => watch.opened(events),
+            Err(err) => watch.failed_to_open(&err),
         }
     }
 
-    fn close_watch(&self, watch: &mut LeaseWatch, backoff: bool) {
-        watch.events = None;
-        if backoff {
-            watch.retry_at = Instant::now() + jittered(watch.backoff);
-            watch.backoff = (watch.backoff * 2).min(WATCH_BACKOFF_MAX);
-        } else {
-            watch.retry_at = Instant::now();
-        }
-    }
-
-    fn on_watch_event(
-        &mut self,
-        event: Option<Result<WatchEvent<Lease>, ApiError>>,
-        watch: &mut LeaseWatch,
-    ) {
-        let now = Instant::now();
-        if let Some(Ok(event)) = &event {
-            watch.last_event_at = now;
-            if !matches!(event, WatchEvent::Error(_)) {
-                // It delivers: a healthy watch. Only now forget earlier
-                // failures; an error event is no sign of health.
-                watch.backoff = WATCH_BACKOFF_MIN;
-            }
-        }
-        match event {
-            Some(Ok(WatchEvent::Added(lease) | WatchEvent::Modified(lease))) => {
-                watch.resource_version = lease.metadata.resource_version.clone();
-                self.observe(lease, now);
-            }
-            Some(Ok(WatchEvent::Deleted(lease))) => {
-                watch.resource_version = lease.metadata.resource_version.clone();
-                debug!("lease deleted");
-                // Its final state names the holder whose claim to honour,
-                // even if we missed the write that made it the holder.
+    /// Acts on what the watch saw at `now`.
+    fn on_watch_event(&mut self, seen: Seen, now: Instant) {
+        match seen {
+            Seen::Lease(lease) => self.observe(lease, now),
+            Seen::Deleted(lease) => {
                 self.knowledge.observe(lease, now);
                 self.forget_lease();
             }
-            Some(Ok(WatchEvent::Bookmark(bookmark))) => {
-                watch.resource_version = Some(bookmark.metadata.resource_version);
-            }
-            Some(Ok(WatchEvent::Error(status))) => {
-                // 410 Gone: our version was compacted away. Start over from
-                // the current state, and read it in case it was deleted.
-                debug!(code = status.code, detail = %status.message, "watch error; re-watching");
+            Seen::Restarted { stale } => {
                 bump(&self.shared.counters.watch_restarts);
-                if status.code == 410 {
-                    watch.resource_version = None;
+                if stale {
                     self.knowledge.outdated(now);
                 }
-                self.close_watch(watch, true);
             }
-            Some(Err(err)) => {
-                debug!(error = ?err, "watch broke; polling until it is back");
-                bump(&self.shared.counters.watch_restarts);
-                self.close_watch(watch, true);
-            }
-            None => {
-                // Usually the server's watch timeout: reopen from where we
-                // were at once. A watch that ends soon after opening is
-                // failing (a proxy dropping it): back off.
-                bump(&self.shared.counters.watch_restarts);
-                let healthy = watch.opened_at.elapsed() >= WATCH_HEALTHY_AFTER;
-                self.close_watch(watch, !healthy);
-            }
+            Seen::Nothing => {}
         }
     }
 
@@ -930,20 +837,4 @@ async fn unless_stopped<F: Future>(
     } else {
         cancel.run_until_cancelled(request).await
     }
-}
-
-async fn next_event(
-    events: &mut Option<LeaseEvents>,
-) -> Option<Result<WatchEvent<Lease>, ApiError>> {
-    use futures::StreamExt;
-    match events {
-        Some(stream) => stream.next().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// `period` stretched by up to 20 %, so candidates that failed together do
-/// not retry in lockstep (client-go's jitter factor).
-fn jittered(period: Duration) -> Duration {
-    period.mul_f64(1.0 + rand::random::<f64>() * (crate::config::JITTER_FACTOR - 1.0))
 }

@@ -41,6 +41,7 @@ mod record;
 mod runtime;
 mod stats;
 mod store;
+mod watch;
 
 pub use config::{
     Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION,
