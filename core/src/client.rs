@@ -208,13 +208,18 @@ fn watch_event(line: &[u8]) -> Result<WatchEvent<Lease>, ApiError> {
     }
 }
 
+/// Why the connection settings could not be turned into a client, with the
+/// chain of causes; the handle reports it as its `Error::Connect`.
+#[derive(Debug)]
+pub(crate) struct ConnectError(pub String);
+
 /// A client for `connection`. Electors with the same connection share one
 /// client (its connection pool and TLS setup), so an extra lease in a
 /// process costs little. The cache holds clients weakly: once the last
 /// elector using one is gone, so is the client, and the next elector
 /// connects anew (with the credentials and CA as they are then). Must run
 /// on the elector runtime: the client spawns its worker there.
-pub async fn client_for(config: &Config) -> Result<Arc<Client>, crate::Error> {
+pub async fn client_for(config: &Config) -> Result<Arc<Client>, ConnectError> {
     static CLIENTS: OnceLock<Mutex<HashMap<Connection, Weak<Client>>>> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Default::default);
     let shared = |clients: &HashMap<Connection, Weak<Client>>| {
@@ -229,7 +234,7 @@ pub async fn client_for(config: &Config) -> Result<Arc<Client>, crate::Error> {
     kube_config.default_retry = false;
     kube_config.connect_timeout = Some(config.request_timeout());
     let client = build_client(kube_config, config.request_timeout())
-        .map_err(|e| crate::Error::Connect(error_chain(&*e)))?;
+        .map_err(|e| ConnectError(error_chain(&*e)))?;
     let mut clients = clients.lock().unwrap();
     // Another elector may have connected while this one did: share its client.
     if let Some(client) = shared(&clients) {
@@ -305,8 +310,8 @@ fn https_connector(
     })
 }
 
-async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error> {
-    let connect_error = |e: &dyn std::error::Error| crate::Error::Connect(error_chain(e));
+async fn kube_config(connection: &Connection) -> Result<KubeConfig, ConnectError> {
+    let connect_error = |e: &dyn std::error::Error| ConnectError(error_chain(e));
     match connection {
         Connection::Infer => KubeConfig::infer().await.map_err(|e| connect_error(&e)),
         Connection::Kubeconfig { path, context } => {
@@ -345,9 +350,8 @@ async fn kube_config(connection: &Connection) -> Result<KubeConfig, crate::Error
             if let Some(ca_file) = ca_file {
                 // kube re-reads this file as it rotates; fail early and
                 // clearly if it cannot be read at all.
-                std::fs::metadata(ca_file).map_err(|e| {
-                    crate::Error::Connect(format!("ca_file {}: {e}", ca_file.display()))
-                })?;
+                std::fs::metadata(ca_file)
+                    .map_err(|e| ConnectError(format!("ca_file {}: {e}", ca_file.display())))?;
                 config.root_cert_file = Some(ca_file.clone());
             }
             config.accept_invalid_certs = *insecure_skip_tls_verify;

@@ -35,6 +35,12 @@ pub enum Error {
     EventsTaken,
 }
 
+impl From<crate::client::ConnectError> for Error {
+    fn from(err: crate::client::ConnectError) -> Error {
+        Error::Connect(err.0)
+    }
+}
+
 /// A leader elector for one lease. Cheap to clone; all clones are the same
 /// elector. Every method may be called from any thread.
 #[derive(Debug, Clone)]
