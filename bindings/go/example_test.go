@@ -42,8 +42,8 @@ func ExampleNew() {
 			fmt.Println("leading, term", ev.Term) // start leader work
 			go e.Stop()                           // here, just to end the example
 		case elector.EventLost:
-			// Stop leader work before taking the next event: the lease is
-			// released only then.
+			// Receiving Lost acknowledged it: the lease may be released
+			// already, so leader work must have stopped (or use Lead).
 			fmt.Println("lost on stop:", ev.LostReason == elector.LostStopped)
 		}
 	}
