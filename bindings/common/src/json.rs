@@ -4,9 +4,22 @@
 use elector_core::{Event, Lease, LostReason, Stats};
 use serde_json::{Value, json};
 
-/// One event: `{"kind": "acquired", ...}`, with the fields of its variant.
-pub fn event(event: &Event) -> Value {
-    let lease = |l: &Lease| serde_json::to_value(l).unwrap_or(Value::Null);
+/// Whether events carry the Lease they saw, as Kubernetes JSON. Serializing
+/// it costs more than the rest of the event (every renewal has one), so a
+/// host whose API does not show it leaves it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leases {
+    Included,
+    Omitted,
+}
+
+/// One event: `{"kind": "acquired", ...}`, with the fields of its variant;
+/// `lease` is null when `leases` is `Omitted`.
+pub fn event(event: &Event, leases: Leases) -> Value {
+    let lease = |l: &Lease| match leases {
+        Leases::Included => serde_json::to_value(l).unwrap_or(Value::Null),
+        Leases::Omitted => Value::Null,
+    };
     match event {
         Event::Acquired {
             lease: l,

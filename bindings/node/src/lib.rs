@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use elector_bindings::ack::HeldAck;
+use elector_bindings::json::Leases;
 use elector_core::{
     Config, ConfigError, Connection, Elector, Field, JITTER_FACTOR, OwnerReference, TimeUnit,
     duration_from_number,
@@ -204,7 +205,8 @@ impl NativeElector {
             .on_event(move |mut event| {
                 lost.hold(&mut event);
                 deliver.call(
-                    elector_bindings::json::event(&event).to_string(),
+                    // The JS events name the lease; they never show it.
+                    elector_bindings::json::event(&event, Leases::Omitted).to_string(),
                     ThreadsafeFunctionCallMode::NonBlocking,
                 );
             })

@@ -13,6 +13,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use elector_bindings::ack::HeldAck;
+use elector_bindings::json::Leases;
 use elector_core::{
     Config, Connection, Elector, Field, OwnerReference, TimeUnit, Token, duration_from_number,
 };
@@ -53,7 +54,8 @@ impl Native {
         elector
             .on_event(move |mut event| {
                 held.hold(&mut event);
-                inbox.push(elector_bindings::json::event(&event).to_string())
+                // Ruby's events hand the Lease to the blocks.
+                inbox.push(elector_bindings::json::event(&event, Leases::Included).to_string())
             })
             .map_err(|e| elector_error(ruby, &e))?;
         Ok(Native {
