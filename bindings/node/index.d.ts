@@ -143,3 +143,10 @@ export declare class Elector extends EventEmitter {
  * leader_election_slowpath_total) and the engine's counters.
  */
 export declare function metrics(): string
+
+/**
+ * Registers the process's elector metrics in a prom-client registry (such
+ * as `require('prom-client').register`), read from the engine when the
+ * registry collects.
+ */
+export declare function registerMetrics(registry: {registerMetric(metric: unknown): void}): void

@@ -1,4 +1,4 @@
 import elector from './index.js'
 
-export const {Elector, EVENTS, metrics} = elector
+export const {Elector, EVENTS, metrics, registerMetrics} = elector
 export default elector

@@ -14,72 +14,116 @@ use std::fmt::Write;
 use crate::Elector;
 use crate::stats::{StatKind, Stats};
 
+/// One metric and its series, one per elector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    pub name: String,
+    pub help: &'static str,
+    pub kind: StatKind,
+    pub series: Vec<Series>,
+}
+
+/// One elector's value of a metric, with its labels: `name` (the lease),
+/// `namespace` and `identity`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: [(&'static str, String); 3],
+    pub value: u64,
+}
+
 /// The exposition of every elector of this process not dropped yet.
 pub fn gather() -> String {
     exposition(&Elector::all())
 }
 
+/// The families of every elector of this process not dropped yet, for a
+/// host that feeds its own registry (prom-client, client_golang).
+pub fn gather_families() -> Vec<Family> {
+    families(&Elector::all())
+}
+
 /// The exposition of `electors`: one family per metric, each with a series
 /// per elector.
 pub fn exposition(electors: &[Elector]) -> String {
-    let labels: Vec<String> = electors.iter().map(series_labels).collect();
-    let stats: Vec<Stats> = electors.iter().map(Elector::stats).collect();
     let mut text = String::new();
-    family(
-        &mut text,
-        "leader_election_master_status",
-        "gauge",
-        "Whether this elector leads the lease (1) or not (0).",
-        labels
-            .iter()
-            .zip(electors)
-            .map(|(l, e)| (l, u64::from(e.is_leader()))),
-    );
-    family(
-        &mut text,
-        "leader_election_slowpath_total",
-        "counter",
-        "Writes of the lease refused because another writer was first (client-go's slow path).",
-        labels.iter().zip(stats.iter().map(|s| s.conflicts)),
-    );
-    for (index, field) in Stats::FIELDS.iter().enumerate() {
-        let (name, kind) = match field.kind {
-            StatKind::Counter => (format!("elector_{}_total", field.name), "counter"),
-            StatKind::Gauge => (format!("elector_{}", field.name), "gauge"),
+    for family in families(electors) {
+        let kind = match family.kind {
+            StatKind::Counter => "counter",
+            StatKind::Gauge => "gauge",
         };
-        family(
-            &mut text,
-            &name,
-            kind,
-            field.help,
-            labels.iter().zip(stats.iter().map(|s| s.values()[index])),
-        );
+        let _ = writeln!(text, "# HELP {} {}", family.name, family.help);
+        let _ = writeln!(text, "# TYPE {} {kind}", family.name);
+        for series in &family.series {
+            let labels: Vec<String> = series
+                .labels
+                .iter()
+                .map(|(name, value)| format!("{name}=\"{}\"", escaped(value)))
+                .collect();
+            let _ = writeln!(
+                text,
+                "{}{{{}}} {}",
+                family.name,
+                labels.join(","),
+                series.value
+            );
+        }
     }
     text
 }
 
-fn family<'a>(
-    text: &mut String,
-    name: &str,
-    kind: &str,
-    help: &str,
-    series: impl Iterator<Item = (&'a String, u64)>,
-) {
-    let _ = writeln!(text, "# HELP {name} {help}");
-    let _ = writeln!(text, "# TYPE {name} {kind}");
-    for (labels, value) in series {
-        let _ = writeln!(text, "{name}{{{labels}}} {value}");
+/// The metrics of `electors`, client-go's first.
+pub fn families(electors: &[Elector]) -> Vec<Family> {
+    let labels: Vec<[(&'static str, String); 3]> = electors.iter().map(series_labels).collect();
+    let stats: Vec<Stats> = electors.iter().map(Elector::stats).collect();
+    let family = |name: String, help, kind, values: &mut dyn Iterator<Item = u64>| Family {
+        name,
+        help,
+        kind,
+        series: labels
+            .iter()
+            .zip(values)
+            .map(|(labels, value)| Series {
+                labels: labels.clone(),
+                value,
+            })
+            .collect(),
+    };
+    let mut families = vec![
+        family(
+            "leader_election_master_status".into(),
+            "Whether this elector leads the lease (1) or not (0).",
+            StatKind::Gauge,
+            &mut electors.iter().map(|e| u64::from(e.is_leader())),
+        ),
+        family(
+            "leader_election_slowpath_total".into(),
+            "Writes of the lease refused because another writer was first (client-go's slow path).",
+            StatKind::Counter,
+            &mut stats.iter().map(|s| s.conflicts),
+        ),
+    ];
+    for (index, field) in Stats::FIELDS.iter().enumerate() {
+        let name = match field.kind {
+            StatKind::Counter => format!("elector_{}_total", field.name),
+            StatKind::Gauge => format!("elector_{}", field.name),
+        };
+        families.push(family(
+            name,
+            field.help,
+            field.kind,
+            &mut stats.iter().map(|s| s.values()[index]),
+        ));
     }
+    families
 }
 
-fn series_labels(elector: &Elector) -> String {
+fn series_labels(elector: &Elector) -> [(&'static str, String); 3] {
     let config = elector.config();
-    format!(
-        "name=\"{}\",namespace=\"{}\",identity=\"{}\"",
-        escaped(config.lease_name()),
-        escaped(config.namespace()),
-        escaped(config.identity())
-    )
+    [
+        ("name", config.lease_name().to_string()),
+        ("namespace", config.namespace().to_string()),
+        ("identity", config.identity().to_string()),
+    ]
 }
 
 /// A label value as the text format wants it: backslash, double quote and

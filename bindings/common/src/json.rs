@@ -1,7 +1,8 @@
 //! Events and stats as JSON. Leases are Kubernetes JSON; timestamps are
 //! RFC 3339 in UTC.
 
-use elector_core::{Event, Lease, LostReason, Stats};
+use elector_core::metrics::Family;
+use elector_core::{Event, Lease, LostReason, StatKind, Stats};
 use serde_json::{Value, json};
 
 /// Whether events carry the Lease they saw, as Kubernetes JSON. Serializing
@@ -50,6 +51,36 @@ pub fn event(event: &Event, leases: Leases) -> Value {
         }
         _ => json!({"kind": event.name()}),
     }
+}
+
+/// Metric families in prom-client's shape: `[{"name", "help", "type",
+/// "aggregator", "values": [{"labels": {...}, "value"}]}]`.
+pub fn metric_families(families: &[Family]) -> Value {
+    families
+        .iter()
+        .map(|family| {
+            let values: Vec<Value> = family
+                .series
+                .iter()
+                .map(|series| {
+                    let labels: serde_json::Map<String, Value> = series
+                        .labels
+                        .iter()
+                        .map(|(name, value)| (name.to_string(), Value::from(value.as_str())))
+                        .collect();
+                    json!({"labels": labels, "value": series.value})
+                })
+                .collect();
+            let kind = match family.kind {
+                StatKind::Counter => "counter",
+                StatKind::Gauge => "gauge",
+            };
+            json!({
+                "name": family.name, "help": family.help, "type": kind,
+                "aggregator": "sum", "values": values,
+            })
+        })
+        .collect()
 }
 
 /// The engine's figures, by core's names.

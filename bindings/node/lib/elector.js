@@ -512,11 +512,31 @@ function configError(err) {
  * The Prometheus text exposition of every elector of the process, with
  * client-go's names (leader_election_master_status,
  * leader_election_slowpath_total) and the engine's counters as
- * elector_<name>_total. Serve it as it is, or merge it into a prom-client
- * registry's output: `(await register.metrics()) + metrics()`.
+ * elector_<name>_total. Serve it as it is; with prom-client, use
+ * registerMetrics instead.
  */
 function metrics() {
   return native.metrics()
 }
 
-module.exports = {Elector, EVENTS, metrics}
+/**
+ * Registers the process's elector metrics in a prom-client registry (such
+ * as `require('prom-client').register`), so that `registry.metrics()`
+ * includes them. Each is read from the engine when the registry collects,
+ * without prom-client being a dependency of this package.
+ */
+function registerMetrics(registry) {
+  const families = () => JSON.parse(native.metricFamilies())
+  for (const {name, help, type} of families()) {
+    registry.registerMetric({
+      name
+    , help
+    , type
+    , aggregator: 'sum'
+    , get: async () => families().find((family) => family.name === name)
+    , reset() {}
+    })
+  }
+}
+
+module.exports = {Elector, EVENTS, metrics, registerMetrics}

@@ -283,6 +283,13 @@ pub fn metrics() -> String {
     elector_core::metrics::gather()
 }
 
+/// The same metrics as JSON, in prom-client's shape (see
+/// `elector_bindings::json::metric_families`).
+#[napi]
+pub fn metric_families() -> String {
+    elector_bindings::json::metric_families(&elector_core::metrics::gather_families()).to_string()
+}
+
 #[napi]
 pub fn set_log_sink(sink: Function<String, ()>) -> Result<bool> {
     log::install(sink)

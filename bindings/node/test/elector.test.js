@@ -6,7 +6,7 @@ const {spawn} = require('node:child_process')
 const path = require('node:path')
 const {once} = require('node:events')
 const {setTimeout: sleep} = require('node:timers/promises')
-const {Elector, EVENTS, metrics} = require('..')
+const {Elector, EVENTS, metrics, registerMetrics} = require('..')
 const {FAST, uniqueLease, within, nextEvent, candidate} = require('./helpers.js')
 
 test('the README example of the original package runs unchanged but for the name', async () => {
@@ -74,6 +74,23 @@ test('metrics: client-go\'s master status, 1 for the leader and 0 for the standb
   assert.match(text, /^# TYPE leader_election_slowpath_total counter$/m)
   await a.stop()
   await b.stop()
+})
+
+test('metrics reach a prom-client registry', async () => {
+  const client = require('prom-client')
+  const registry = new client.Registry()
+  registerMetrics(registry)
+  const lease_name = uniqueLease('node-prom')
+  const a = new Elector({...FAST, lease_name, identity: 'a'})
+  const acquired = nextEvent(a, EVENTS.LEADERSHIP_ACQUIRED)
+  await a.start()
+  await acquired
+  const text = await registry.metrics()
+  // prom-client orders the labels by name.
+  assert.ok(text.includes(`leader_election_master_status{identity="a",name="${lease_name}",namespace="default"} 1\n`), text)
+  const json = await registry.getMetricsAsJSON()
+  assert.ok(json.some((family) => family.name === 'elector_renewals_total' && family.type === 'counter'))
+  await a.stop()
 })
 
 test('labels and the owner are written on the lease; the health check passes while renewing', async () => {

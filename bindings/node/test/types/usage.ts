@@ -1,7 +1,7 @@
 // Type-checked by `npm run typecheck` (tsc --strict), never run: the
 // declarations in index.d.ts must accept what the README shows and refuse
 // what the package refuses.
-import {Elector, EVENTS, metrics, type ElectorOptions, type LostEvent, type Leadership} from '../../index.js'
+import {Elector, EVENTS, metrics, registerMetrics, type ElectorOptions, type LostEvent, type Leadership} from '../../index.js'
 
 const options: ElectorOptions = {
   lease_name: 'my-app'
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
   const counters: Record<string, number> = elector.stats()
   elector.check(1000)
   const text: string = metrics() + elector.metrics()
+  registerMetrics({registerMetric: (metric: unknown) => console.log(metric)})
   await elector.lead(async ({signal, term}: Leadership) => {
     if (!signal.aborted) console.log(term, leading, leader, counters, text)
   })
