@@ -4,7 +4,9 @@
  *
  * Conventions, for every function below:
  * - Fallible functions return an elector_result; ELECTOR_OK is 0. Codes are
- *   stable and never renumbered. Out-parameters are written only on success.
+ *   stable and never renumbered. Out-parameters are written only on success,
+ *   except that a copy into a buffer too small (ELECTOR_ERR_BUFFER_TOO_SMALL)
+ *   writes the length needed, without the NUL, to *out_n.
  * - elector_error_message() describes a result code, with the details of the
  *   last failure on the calling thread (which field broke which rule).
  * - Strings passed in are NUL-terminated UTF-8 and are copied; the caller
@@ -19,8 +21,9 @@
  * - The library runs its own threads (shared by all electors). It is never
  *   unloaded by dlclose, and a forked child cannot use electors created
  *   before the fork: create them after forking.
- * - Set the environment variable ELECTOR_LOG (e.g. ELECTOR_LOG=info) to log
- *   to standard error; every line names the lease and the identity.
+ * - Logs: elector_set_log_callback() receives every line (level, target,
+ *   message, lease, identity, fields); without it, the environment variable
+ *   ELECTOR_LOG (e.g. ELECTOR_LOG=info) logs to standard error.
  */
 
 
@@ -395,9 +398,9 @@ typedef struct elector_log_params {
 } elector_log_params;
 
 /*
- Called on the engine's threads, for every line from debug up (or as
- ELECTOR_LOG filters them): hand the line to your logger and return; do
- not call into libelector from it.
+ Called on the engine's threads, at times on several at once, for every
+ line from debug up (or as ELECTOR_LOG filters them): hand the line to
+ your logger and return; do not call into libelector from it.
  */
 typedef void (*elector_log_callback)(void *userdata, const struct elector_log_params *params);
 

@@ -74,17 +74,33 @@ func ExampleElector_Lead() {
 
 // Serve the process's metrics, with client-go's names, on /metrics.
 func ExampleMetrics() {
-	e, err := elector.New(exampleConfig("example-metrics", "pod-a"))
+	cfg := exampleConfig("example-metrics", "pod-a")
+	e, err := elector.New(cfg)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer e.Close()
+	events := e.Events()
+	if err := e.Start(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for ev := range events {
+		if ev.Kind == elector.EventAcquired {
+			break
+		}
+	}
+	go func() {
+		for range events {
+		}
+	}()
 	text, err := elector.Metrics() // in an http.HandlerFunc, write it out as it is
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(strings.Contains(text, "# TYPE leader_election_master_status gauge"))
+	series := fmt.Sprintf(`leader_election_master_status{name=%q,namespace="default",identity="pod-a"} 1`, cfg.LeaseName)
+	fmt.Println(strings.Contains(text, series))
 	// Output: true
 }

@@ -1,10 +1,6 @@
 package elector
 
-/*
-#include <elector.h>
-
-extern void electorGoLog(void *userdata, elector_log_params *params);
-*/
+// #include <elector.h>
 import "C"
 
 import (
@@ -21,7 +17,7 @@ import (
 
 var (
 	logger       atomic.Pointer[slog.Logger]
-	logCallback  sync.Once
+	logOnce      sync.Once
 	logCallError error
 )
 
@@ -30,14 +26,16 @@ var (
 // identity (absent on lines of no elector, such as a shared connection's)
 // and the line's own fields. The engine sends its own lines from debug up
 // and other libraries' warnings, or what ELECTOR_LOG selects; logger's
-// handler filters further. Call it before the first New when ELECTOR_LOG is
-// set, which otherwise logs to standard error from then on (an error).
-// Later calls replace the logger; nil drops the lines.
+// handler filters further. The handler runs on the engine's threads, at
+// times on several at once: it must be safe for that and should not block.
+// Call it before the first New when ELECTOR_LOG is set, which otherwise
+// logs to standard error from then on (an error). Later calls replace the
+// logger; nil drops the lines.
 func SetLogger(l *slog.Logger) error {
 	logger.Store(l)
-	logCallback.Do(func() {
+	logOnce.Do(func() {
 		logCallError = call(func() C.elector_result {
-			return C.elector_set_log_callback(C.elector_log_callback(C.electorGoLog), nil)
+			return C.elector_set_log_callback(logCallback(), nil)
 		})
 	})
 	return logCallError

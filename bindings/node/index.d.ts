@@ -52,7 +52,10 @@ export interface ElectorOptions {
    * not released but left to expire.
    */
   stop_timeout_ms?: number
-  /** A kubeconfig file; default KUBECONFIG, then the in-cluster service account. */
+  /**
+   * A kubeconfig file; default KUBECONFIG, then the in-cluster service
+   * account. Naming one means a cluster even without KUBERNETES_SERVICE_HOST.
+   */
   kubeconfig?: string
   /** The kubeconfig context; default its current context. */
   context?: string

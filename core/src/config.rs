@@ -194,6 +194,21 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// A value the user gave, quoted, and cut at 64 characters: a message
+/// stays short enough for any host's buffer (the C header promises 1024
+/// bytes suffice) and a log line.
+struct Quoted<'a>(&'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 64;
+        match self.0.char_indices().nth(SHOWN) {
+            Some((end, _)) => write!(f, "{:?}… ({} bytes)", &self.0[..end], self.0.len()),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
 /// A number as a user would write it: 1e300, not three hundred digits.
 struct Shown(f64);
 
@@ -441,8 +456,9 @@ fn check_dns_label(field: Field, value: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             field,
             format!(
-                "{value:?} is not a DNS label (at most 63 characters of a-z, 0-9 and '-', \
-                 starting and ending with a letter or digit)"
+                "{} is not a DNS label (at most 63 characters of a-z, 0-9 and '-', \
+                 starting and ending with a letter or digit)",
+                Quoted(value)
             ),
         ));
     }
@@ -455,8 +471,9 @@ fn check_dns_subdomain(field: Field, value: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             field,
             format!(
-                "{value:?} is not a DNS subdomain (at most 253 characters of a-z, 0-9, '-' and '.', \
-                 each part starting and ending with a letter or digit)"
+                "{} is not a DNS subdomain (at most 253 characters of a-z, 0-9, '-' and '.', \
+                 each part starting and ending with a letter or digit)",
+                Quoted(value)
             ),
         ));
     }
@@ -497,14 +514,18 @@ fn check_label(key: &str, value: &str) -> Result<(), ConfigError> {
     };
     if let Some(prefix) = prefix {
         check_dns_subdomain(Field::Labels, prefix).map_err(|_| {
-            ConfigError::new(Field::Labels, format!("key {key:?} has an invalid prefix"))
+            ConfigError::new(
+                Field::Labels,
+                format!("key {} has an invalid prefix", Quoted(key)),
+            )
         })?;
     }
     if name.is_empty() || !is_label_value(name) {
         return Err(ConfigError::new(
             Field::Labels,
             format!(
-                "key {key:?} is not a label name (1 to 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)"
+                "key {} is not a label name (1 to 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)",
+                Quoted(key)
             ),
         ));
     }
@@ -512,7 +533,9 @@ fn check_label(key: &str, value: &str) -> Result<(), ConfigError> {
         return Err(ConfigError::new(
             Field::Labels,
             format!(
-                "value {value:?} of {key:?} is not a label value (at most 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)"
+                "value {} of {} is not a label value (at most 63 of a-z, A-Z, 0-9, '-', '_', '.', alphanumeric at both ends)",
+                Quoted(value),
+                Quoted(key)
             ),
         ));
     }
@@ -556,7 +579,7 @@ fn check_connection(connection: &Connection) -> Result<(), ConfigError> {
                 _ => {
                     return Err(ConfigError::new(
                         Field::Url,
-                        format!("{url:?} is not an absolute http(s) URL with a host"),
+                        format!("{} is not an absolute http(s) URL with a host", Quoted(url)),
                     ));
                 }
             }
@@ -627,6 +650,20 @@ mod tests {
             "lease_name"
         );
         assert!(Config::builder("ns", "a.b-c.d", "i").build().is_ok());
+    }
+
+    #[test]
+    fn messages_stay_short_whatever_the_value() {
+        let long = "X".repeat(5000);
+        for result in [
+            Config::builder(long.as_str(), "l", "i").build(),
+            Config::builder("ns", long.as_str(), "i").build(),
+            builder().label(long.as_str(), "v").build(),
+            builder().label("k", long.as_str()).build(),
+        ] {
+            let message = result.unwrap_err().to_string();
+            assert!(message.len() < 400, "{} bytes: {message}", message.len());
+        }
     }
 
     #[test]

@@ -117,12 +117,19 @@ impl Elector {
         Elector { inner }
     }
 
-    /// Every elector of this process that has not been dropped, oldest first.
-    pub(crate) fn all() -> Vec<Elector> {
-        LIVE.lock()
+    /// Every elector of this process that runs (started, not stopped),
+    /// oldest first: one stopped, or never started, is no longer (or not
+    /// yet) in the election, and its series would stand beside those of
+    /// the elector that replaced it.
+    pub(crate) fn running() -> Vec<Elector> {
+        let live: Vec<Arc<Inner>> = LIVE
+            .lock()
             .unwrap()
             .iter()
             .filter_map(Weak::upgrade)
+            .collect();
+        live.into_iter()
+            .filter(|inner| matches!(*inner.lifecycle.lock().unwrap(), Lifecycle::Running { .. }))
             .map(|inner| Elector { inner })
             .collect()
     }

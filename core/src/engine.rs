@@ -731,20 +731,23 @@ impl<S: LeaseStore> Engine<S> {
             self.highest_term
                 .map_or(record.transitions, |t| t.max(record.transitions)),
         );
-        let changed = {
+        // Logged after the status lock is let go: a host's log handler must
+        // not hold up (or call back into) the handle's readers.
+        let (changed, collided) = {
             let mut status = self.status();
             let changed = status.leader != record.holder;
-            if changed && status.leading_until.is_none() && self.own.collide(&record) {
-                warn!(
-                    "the lease names this identity but another process wrote it (a second process with this identity, \
-                     or an earlier one of this process that did not release it): waiting for it to expire"
-                );
-            }
+            let collided = changed && status.leading_until.is_none() && self.own.collide(&record);
             status.leader = record.holder.clone();
             status.term = Some(record.transitions);
             status.lease = Some(lease.clone());
-            changed
+            (changed, collided)
         };
+        if collided {
+            warn!(
+                "the lease names this identity but another process wrote it (a second process with this identity, \
+                 or an earlier one of this process that did not release it): waiting for it to expire"
+            );
+        }
         let event = changed.then(|| {
             match &record.holder {
                 Some(holder) => info!(leader = %holder, "leader changed"),

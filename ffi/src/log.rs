@@ -38,9 +38,9 @@ pub struct elector_log_params {
     pub fields_json: *const c_char,
 }
 
-/// Called on the engine's threads, for every line from debug up (or as
-/// ELECTOR_LOG filters them): hand the line to your logger and return; do
-/// not call into libelector from it.
+/// Called on the engine's threads, at times on several at once, for every
+/// line from debug up (or as ELECTOR_LOG filters them): hand the line to
+/// your logger and return; do not call into libelector from it.
 pub type elector_log_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, params: *const elector_log_params)>;
 

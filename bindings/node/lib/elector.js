@@ -56,7 +56,9 @@ function invalidValue(name, message) {
 }
 
 function isPlainObject(value) {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
+  if (value === null || typeof value !== 'object') return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
 }
 
 function checkLabels(labels) {
@@ -213,9 +215,10 @@ class Elector extends EventEmitter {
     } catch (err) {
       throw configError(err)
     }
-    // Without KUBERNETES_SERVICE_HOST this is not in a cluster: lead without
-    // any API call (local development), as the original package does.
-    this.#local = !process.env.KUBERNETES_SERVICE_HOST
+    // Without KUBERNETES_SERVICE_HOST, and with no kubeconfig named, this is
+    // not in a cluster: lead without any API call (local development), as
+    // the original package does.
+    this.#local = !process.env.KUBERNETES_SERVICE_HOST && kubeconfig === undefined
     if (this.#local) return
     this.#native = checked
     this.#log_key = loggerKey(namespace, lease_name, identity)
@@ -272,6 +275,7 @@ class Elector extends EventEmitter {
    */
   check(tolerance_ms = 0) {
     checkType('tolerance_ms', tolerance_ms, 'number')
+    if (tolerance_ms < 0) throw invalidValue('tolerance_ms', `must not be negative; received ${tolerance_ms}`)
     if (this.#local) return
     const reason = this.#native.check(tolerance_ms)
     if (reason !== null) {

@@ -275,9 +275,7 @@ impl NativeElector {
     }
 }
 
-/// Forwards the engine's logs to `sink` (called with one JSON line per log
-/// record); once per process. Returns false when a sink was already set.
-/// The Prometheus text exposition of every elector of the process.
+/// The Prometheus text exposition of every running elector of the process.
 #[napi]
 pub fn metrics() -> String {
     elector_core::metrics::gather()
@@ -290,6 +288,8 @@ pub fn metric_families() -> String {
     elector_bindings::json::metric_families(&elector_core::metrics::gather_families()).to_string()
 }
 
+/// Forwards the engine's logs to `sink` (called with one JSON line per log
+/// record); once per process. Returns false when a sink was already set.
 #[napi]
 pub fn set_log_sink(sink: Function<String, ()>) -> Result<bool> {
     log::install(sink)

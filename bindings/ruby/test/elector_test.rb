@@ -76,12 +76,12 @@ class ElectorTest < Minitest::Test
     b_events = recorded(b)
     b.start
     next_of(b_events, :leader_changed)
-    text = KubernetesLeaderElection.metrics
-    assert_equal text, a.metrics
     series = ->(identity) { %(leader_election_master_status{name="#{name}",namespace="#{NAMESPACE}",identity="#{identity}"}) }
-    assert_includes text, "#{series.call('a')} 1\n"
-    assert_includes text, "#{series.call('b')} 0\n"
-    assert_match(/^# TYPE leader_election_slowpath_total counter$/, text)
+    [KubernetesLeaderElection.metrics, a.metrics].each do |text| # two reads, each a whole exposition
+      assert_includes text, "#{series.call('a')} 1\n"
+      assert_includes text, "#{series.call('b')} 0\n"
+      assert_match(/^# TYPE leader_election_slowpath_total counter$/, text)
+    end
   ensure
     a&.stop
     b&.stop
@@ -178,7 +178,11 @@ class ElectorTest < Minitest::Test
     assert_equal "labels", assert_raises(ArgumentError) { elector("a", "a", labels: { "bad key" => "x" }) }.field
     assert_equal "labels", assert_raises(ArgumentError) { elector("a", "a", labels: { "app" => 1 }) }.field
     owner = { apiVersion: "v1", kind: "Pod", name: "p" } # no uid
-    assert_equal "owner_reference.uid", assert_raises(ArgumentError) { elector("a", "a", owner: owner) }.field
+    error = assert_raises(ArgumentError) { elector("a", "a", owner: owner) }
+    assert_equal "owner.uid", error.field
+    assert_match(/\Ainvalid owner.uid: must not be empty/, error.message)
+    assert_equal "lease_duration", assert_raises(ArgumentError) { elector("a", "a", lease_duration: nil) }.field
+    assert_equal "name", assert_raises(ArgumentError) { elector("Bad Name", "a") }.field
   end
 
   def test_labels_are_written_and_a_renewing_leader_is_healthy

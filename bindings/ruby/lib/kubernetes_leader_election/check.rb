@@ -18,9 +18,21 @@ class KubernetesLeaderElection
       fields.each { |field, value| string(value, field.to_s) }
     end
 
-    # Each of `fields` that is not nil.
+    # `error` with the engine's field names as this gem spells them (a
+    # prefix, such as owner_reference of owner_reference.uid, maps too).
+    def renamed(error, names)
+      field = error.field.to_s
+      names.each do |engine, ours|
+        next unless field == engine || field.start_with?("#{engine}.")
+
+        renamed = field.sub(engine, ours)
+        return ConfigError.new(error.message.sub("invalid #{field}:", "invalid #{renamed}:"), renamed)
+      end
+      error
+    end
+
     def all_seconds(fields)
-      fields.compact.each { |field, value| seconds(value, field.to_s) }
+      fields.each { |field, value| seconds(value, field.to_s) }
     end
 
     def seconds(value, field)

@@ -50,8 +50,8 @@ class KubernetesLeaderElection
                    lease_duration: 15, renew_deadline: 10, retry_period: 2, release_on_stop: true,
                    release_timeout: nil, stop_timeout: nil, owner: nil, labels: nil, logger: nil, log_level: :debug)
       Check.strings(name: name, namespace: namespace, identity: identity)
-      Check.all_seconds(lease_duration: lease_duration, renew_deadline: renew_deadline, retry_period: retry_period,
-                        release_timeout: release_timeout, stop_timeout: stop_timeout)
+      Check.all_seconds(lease_duration: lease_duration, renew_deadline: renew_deadline, retry_period: retry_period)
+      Check.all_seconds({ release_timeout: release_timeout, stop_timeout: stop_timeout }.compact)
       Check.labels(labels, "labels") unless labels.nil?
       Check.logger(logger, "logger") if logger
       Check.one_of(log_level, Logs::ORDER, "log_level")
@@ -64,15 +64,15 @@ class KubernetesLeaderElection
       @finished = false
       @native = Native.new(JSON.generate(
                              namespace: namespace, lease_name: name, identity: identity,
-                             lease_duration: lease_duration, renew_deadline: renew_deadline,
-                             retry_period: retry_period, release_on_stop: release_on_stop ? true : false,
-                             release_timeout: release_timeout, stop_timeout: stop_timeout, owner: owner,
+                             # Floats: JSON writes a Rational or a BigDecimal as a string.
+                             lease_duration: lease_duration.to_f, renew_deadline: renew_deadline.to_f,
+                             retry_period: retry_period.to_f, release_on_stop: release_on_stop ? true : false,
+                             release_timeout: release_timeout&.to_f, stop_timeout: stop_timeout&.to_f, owner: owner,
                              labels: labels,
                              connection: Connection.of(kubeclient, kubeconfig, context)
                            ))
     rescue ConfigError => e
-      raise ConfigError.new(e.message.sub(/\Ainvalid lease_name:/, "invalid name:"),
-                            e.field == "lease_name" ? "name" : e.field)
+      raise Check.renamed(e, "lease_name" => "name", "owner_reference" => "owner")
     end
 
     # Calls the block with each event of `type` (one of EVENTS). Register
