@@ -694,7 +694,7 @@ elector_result elector_get_term(const struct elector *elector, int32_t *out_term
 elector_result elector_get_stat(const struct elector *elector, uint32_t stat, uint64_t *out_value);
 
 /*
- Copies the Prometheus text exposition of every elector of the process
+ Copies the Prometheus text exposition of every running elector of the process
  (client-go's `leader_election_master_status` and
  `leader_election_slowpath_total`, then every stat as `elector_<name>`)
  into `buf`, NUL-terminated, and its length into `*out_n`.

@@ -271,7 +271,7 @@ func readStats(ptr *C.elector) Stats {
 	return s
 }
 
-// Metrics returns the Prometheus text exposition of every elector of the
+// Metrics returns the Prometheus text exposition of every running elector of the
 // process: client-go's leader_election_master_status and
 // leader_election_slowpath_total (so its dashboards and alerts apply), then
 // every counter as elector_<name>_total, each series labelled with the

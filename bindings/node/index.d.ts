@@ -129,7 +129,7 @@ export declare class Elector extends EventEmitter {
    * duration plus tolerance_ms (default 0).
    */
   check(tolerance_ms?: number): void
-  /** The Prometheus text exposition of every elector of the process (see metrics()). */
+  /** The Prometheus text exposition of every running elector of the process (see metrics()). */
   metrics(): string
 
   on(event: 'leadership_acquired', listener: (event: AcquiredEvent) => void): this
@@ -141,7 +141,7 @@ export declare class Elector extends EventEmitter {
 }
 
 /**
- * The Prometheus text exposition of every elector of the process, with
+ * The Prometheus text exposition of every running elector of the process, with
  * client-go's names (leader_election_master_status,
  * leader_election_slowpath_total) and the engine's counters.
  */

@@ -296,7 +296,7 @@ pub unsafe extern "C" fn elector_get_stat(
     })
 }
 
-/// Copies the Prometheus text exposition of every elector of the process
+/// Copies the Prometheus text exposition of every running elector of the process
 /// (client-go's `leader_election_master_status` and
 /// `leader_election_slowpath_total`, then every stat as `elector_<name>`)
 /// into `buf`, NUL-terminated, and its length into `*out_n`.

@@ -21,7 +21,7 @@ import (
 	"elector.dev/elector"
 )
 
-// Collector is a prometheus.Collector of every elector of the process.
+// Collector is a prometheus.Collector of every running elector of the process.
 type Collector struct{}
 
 // NewCollector returns the collector; register it once per registry.

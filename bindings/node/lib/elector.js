@@ -285,7 +285,7 @@ class Elector extends EventEmitter {
     }
   }
 
-  /** The Prometheus text exposition of every elector of the process (see metrics()). */
+  /** The Prometheus text exposition of every running elector of the process (see metrics()). */
   metrics() {
     return metrics()
   }
@@ -513,7 +513,7 @@ function configError(err) {
 }
 
 /**
- * The Prometheus text exposition of every elector of the process, with
+ * The Prometheus text exposition of every running elector of the process, with
  * client-go's names (leader_election_master_status,
  * leader_election_slowpath_total) and the engine's counters as
  * elector_<name>_total. Serve it as it is; with prom-client, use

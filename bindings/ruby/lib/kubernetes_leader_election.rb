@@ -35,7 +35,7 @@ class KubernetesLeaderElection
     @retry_backoffs = retry_backoffs
   end
 
-  # The Prometheus text exposition of every elector of the process, with
+  # The Prometheus text exposition of every running elector of the process, with
   # client-go's names (leader_election_master_status,
   # leader_election_slowpath_total) and the engine's counters as
   # elector_<name>_total: serve it on a /metrics endpoint as it is.

@@ -185,7 +185,7 @@ fn option_seconds(field: Field, value: &Value) -> Result<Duration, elector_core:
     duration_from_number(field, value.as_f64().unwrap_or(f64::NAN), TimeUnit::Seconds)
 }
 
-/// The Prometheus text exposition of every elector of the process.
+/// The Prometheus text exposition of every running elector of the process.
 fn metrics() -> String {
     elector_core::metrics::gather()
 }

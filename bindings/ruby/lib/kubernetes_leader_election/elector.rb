@@ -179,7 +179,7 @@ class KubernetesLeaderElection
       raise Unhealthy, reason if reason
     end
 
-    # The Prometheus text exposition of every elector of the process (see
+    # The Prometheus text exposition of every running elector of the process (see
     # KubernetesLeaderElection.metrics).
     def metrics
       KubernetesLeaderElection.metrics
