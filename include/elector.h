@@ -516,7 +516,9 @@ elector_result elector_config_add_label(struct elector_config *config,
 
 /*
  Connects with a kubeconfig file. `path` NULL: KUBECONFIG or
- ~/.kube/config; `context` NULL: the file's current context.
+ ~/.kube/config; `context` NULL: the file's current context; both NULL:
+ inferred, as by default. Not with elector_config_set_url: elector_new
+ then fails with ELECTOR_ERR_INVALID_CONNECTION naming the option.
  */
 elector_result elector_config_set_kubeconfig(struct elector_config *config,
                                              const char *path,
@@ -526,13 +528,24 @@ elector_result elector_config_set_kubeconfig(struct elector_config *config,
  Connects to an explicit API server `url` ("https://host:port"), with a
  bearer `token` or a `token_file` (re-read at least once a minute as it
  rotates; at most one of the two, both may be NULL) and the PEM `ca_file`
- of the server's CA (NULL: the platform's roots).
+ of the server's CA (NULL: the platform's roots). Not with
+ elector_config_set_kubeconfig: elector_new then fails with
+ ELECTOR_ERR_INVALID_CONNECTION, as it does when both a token and a token
+ file are given.
  */
 elector_result elector_config_set_url(struct elector_config *config,
                                       const char *url,
                                       const char *token,
                                       const char *token_file,
                                       const char *ca_file);
+
+/*
+ The name of core option `index` (0, 1, … in order), as elector_new's
+ errors spell it ("lease_duration", "owner_reference.uid"), or NULL past
+ the last one. For a host to check that it maps every option. The string
+ is static: do not free it.
+ */
+const char *elector_option_name(size_t index);
 
 /*
  Copies a description of `result` into `buf` (NUL-terminated) and its

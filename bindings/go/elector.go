@@ -72,7 +72,7 @@ type Config struct {
 	Context    string
 
 	// An explicit API server: URL with Token or TokenFile (re-read as it
-	// rotates) and CAFile. Takes precedence over Kubeconfig when set.
+	// rotates) and CAFile; not with Kubeconfig or Context.
 	// InsecureSkipTLSVerify accepts any server certificate (development
 	// clusters only; URL connections only).
 	URL                   string
@@ -109,7 +109,7 @@ func New(cfg Config) (*Elector, error) {
 
 	e := &Elector{queue: newEventQueue()}
 	if err := call(func() C.elector_result { return C.elector_new(config, &e.ptr) }); err != nil {
-		return nil, err
+		return nil, inGoTerms(err)
 	}
 	// The handle keeps e reachable (so its finalizer cannot stop a running
 	// elector) until the library frees the userdata after the last event.
@@ -325,19 +325,22 @@ func (e *Elector) use(f func(ptr *C.elector) error) error {
 // checkNoNUL rejects strings C would silently cut short.
 func checkNoNUL(cfg Config) error {
 	fields := map[string]string{
-		"namespace": cfg.Namespace, "lease_name": cfg.LeaseName, "identity": cfg.Identity,
-		"kubeconfig": cfg.Kubeconfig, "context": cfg.Context, "url": cfg.URL,
-		"token": cfg.Token, "token_file": cfg.TokenFile, "ca_file": cfg.CAFile,
+		"Namespace": cfg.Namespace, "LeaseName": cfg.LeaseName, "Identity": cfg.Identity,
+		"Kubeconfig": cfg.Kubeconfig, "Context": cfg.Context, "URL": cfg.URL,
+		"Token": cfg.Token, "TokenFile": cfg.TokenFile, "CAFile": cfg.CAFile,
 	}
 	for key, value := range cfg.Labels {
-		fields["labels["+key+"]"] = key + value
+		fields["Labels"] += key + value
 	}
 	if cfg.Owner != nil {
-		fields["owner_reference"] = cfg.Owner.APIVersion + cfg.Owner.Kind + cfg.Owner.Name + cfg.Owner.UID
+		fields["Owner.APIVersion"] = cfg.Owner.APIVersion
+		fields["Owner.Kind"] = cfg.Owner.Kind
+		fields["Owner.Name"] = cfg.Owner.Name
+		fields["Owner.UID"] = cfg.Owner.UID
 	}
 	for field, value := range fields {
 		if strings.IndexByte(value, 0) >= 0 {
-			return &Error{Code: InvalidArgument, Message: "invalid " + field + ": contains a NUL byte"}
+			return &Error{Code: InvalidArgument, Field: field, Message: "invalid " + field + ": contains a NUL byte"}
 		}
 	}
 	return nil
@@ -384,18 +387,20 @@ func newConfig(cfg Config) (*C.elector_config, error) {
 		},
 		func() error {
 			for _, d := range []struct {
-				name  string
+				field string
 				value time.Duration
 				set   func(C.uint64_t) C.elector_result
 			}{
-				{"lease_duration", cfg.LeaseDuration, func(v C.uint64_t) C.elector_result { return C.elector_config_set_lease_duration_ms(config, v) }},
-				{"renew_deadline", cfg.RenewDeadline, func(v C.uint64_t) C.elector_result { return C.elector_config_set_renew_deadline_ms(config, v) }},
-				{"retry_period", cfg.RetryPeriod, func(v C.uint64_t) C.elector_result { return C.elector_config_set_retry_period_ms(config, v) }},
-				{"release_timeout", cfg.ReleaseTimeout, func(v C.uint64_t) C.elector_result { return C.elector_config_set_release_timeout_ms(config, v) }},
-				{"stop_timeout", cfg.StopTimeout, func(v C.uint64_t) C.elector_result { return C.elector_config_set_stop_timeout_ms(config, v) }},
+				{"LeaseDuration", cfg.LeaseDuration, func(v C.uint64_t) C.elector_result { return C.elector_config_set_lease_duration_ms(config, v) }},
+				{"RenewDeadline", cfg.RenewDeadline, func(v C.uint64_t) C.elector_result { return C.elector_config_set_renew_deadline_ms(config, v) }},
+				{"RetryPeriod", cfg.RetryPeriod, func(v C.uint64_t) C.elector_result { return C.elector_config_set_retry_period_ms(config, v) }},
+				{"ReleaseTimeout", cfg.ReleaseTimeout, func(v C.uint64_t) C.elector_result { return C.elector_config_set_release_timeout_ms(config, v) }},
+				{"StopTimeout", cfg.StopTimeout, func(v C.uint64_t) C.elector_result { return C.elector_config_set_stop_timeout_ms(config, v) }},
 			} {
+				// The library takes whole milliseconds; the rules on the
+				// value are the library's.
 				if d.value < 0 || d.value%time.Millisecond != 0 {
-					return &Error{Code: InvalidTiming, Message: fmt.Sprintf("invalid %s: %v is not a positive whole number of milliseconds", d.name, d.value)}
+					return &Error{Code: InvalidTiming, Field: d.field, Message: fmt.Sprintf("invalid %s: must be a whole number of milliseconds, not negative; got %v", d.field, d.value)}
 				}
 				if d.value != 0 {
 					v := C.uint64_t(d.value.Milliseconds())
@@ -431,17 +436,19 @@ func newConfig(cfg Config) (*C.elector_config, error) {
 			return set(func() C.elector_result { return C.elector_config_set_owner_reference(config, a, k, n, u) })
 		},
 		func() error {
-			switch {
-			case cfg.URL != "":
-				u, t, tf, ca := C.CString(cfg.URL), str(cfg.Token), str(cfg.TokenFile), str(cfg.CAFile)
-				defer free(u, t, tf, ca)
-				if err := set(func() C.elector_result { return C.elector_config_set_url(config, u, t, tf, ca) }); err != nil {
-					return err
-				}
-			case cfg.Kubeconfig != "" || cfg.Context != "":
+			// Both kinds of connection are passed as given: the library
+			// refuses a mix by name.
+			if cfg.Kubeconfig != "" || cfg.Context != "" {
 				p, c := str(cfg.Kubeconfig), str(cfg.Context)
 				defer free(p, c)
 				if err := set(func() C.elector_result { return C.elector_config_set_kubeconfig(config, p, c) }); err != nil {
+					return err
+				}
+			}
+			if cfg.URL != "" || cfg.Token != "" || cfg.TokenFile != "" || cfg.CAFile != "" {
+				u, t, tf, ca := str(cfg.URL), str(cfg.Token), str(cfg.TokenFile), str(cfg.CAFile)
+				defer free(u, t, tf, ca)
+				if err := set(func() C.elector_result { return C.elector_config_set_url(config, u, t, tf, ca) }); err != nil {
 					return err
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -125,25 +126,38 @@ func TestElectionAndHandover(t *testing.T) {
 
 func TestInvalidConfig(t *testing.T) {
 	base := func() elector.Config { return elector.Config{LeaseName: "lease", Identity: "me"} }
+	refused := map[string]bool{}
 	cases := []struct {
 		name   string
 		mutate func(*elector.Config)
 		code   elector.Code
 		field  string
 	}{
-		{"namespace", func(c *elector.Config) { c.Namespace = "Bad_NS" }, elector.InvalidNamespace, "namespace"},
-		{"lease name", func(c *elector.Config) { c.LeaseName = "" }, elector.InvalidLeaseName, "lease_name"},
-		{"identity", func(c *elector.Config) { c.Identity = "" }, elector.InvalidIdentity, "identity"},
-		{"lease duration", func(c *elector.Config) { c.LeaseDuration = 10 * time.Second }, elector.InvalidTiming, "lease_duration"},
-		{"renew deadline", func(c *elector.Config) { c.RenewDeadline = 2400 * time.Millisecond }, elector.InvalidTiming, "renew_deadline"},
-		{"negative", func(c *elector.Config) { c.RetryPeriod = -time.Second }, elector.InvalidTiming, "retry_period"},
-		{"sub-millisecond", func(c *elector.Config) { c.RenewDeadline = 10*time.Second + time.Microsecond }, elector.InvalidTiming, "renew_deadline"},
-		{"label", func(c *elector.Config) { c.Labels = map[string]string{"bad key": "v"} }, elector.InvalidLabel, "labels"},
-		{"owner", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"v1", "Pod", "p", ""} }, elector.InvalidOwnerReference, "owner_reference.uid"},
-		{"url", func(c *elector.Config) { c.URL = "not a url" }, elector.InvalidConnection, "url"},
-		{"insecure without a URL", func(c *elector.Config) { c.InsecureSkipTLSVerify = true }, elector.InvalidConnection, "insecure_skip_tls_verify"},
-		{"token twice", func(c *elector.Config) { c.URL, c.Token, c.TokenFile = "https://k", "t", "/t" }, elector.InvalidConnection, "token"},
-		{"NUL", func(c *elector.Config) { c.Identity = "a\x00b" }, elector.InvalidArgument, "identity"},
+		{"namespace", func(c *elector.Config) { c.Namespace = "Bad_NS" }, elector.InvalidNamespace, "Namespace"},
+		{"lease name", func(c *elector.Config) { c.LeaseName = "" }, elector.InvalidLeaseName, "LeaseName"},
+		{"identity", func(c *elector.Config) { c.Identity = "" }, elector.InvalidIdentity, "Identity"},
+		{"lease duration", func(c *elector.Config) { c.LeaseDuration = 10 * time.Second }, elector.InvalidTiming, "LeaseDuration"},
+		{"lease duration past int32 seconds", func(c *elector.Config) { c.LeaseDuration = 1 << 62 }, elector.InvalidTiming, "LeaseDuration"},
+		{"renew deadline", func(c *elector.Config) { c.RenewDeadline = 2400 * time.Millisecond }, elector.InvalidTiming, "RenewDeadline"},
+		{"negative", func(c *elector.Config) { c.RetryPeriod = -time.Second }, elector.InvalidTiming, "RetryPeriod"},
+		{"retry period", func(c *elector.Config) { c.RetryPeriod = time.Millisecond }, elector.InvalidTiming, "RetryPeriod"},
+		{"sub-millisecond", func(c *elector.Config) { c.RenewDeadline = 10*time.Second + time.Microsecond }, elector.InvalidTiming, "RenewDeadline"},
+		{"release timeout", func(c *elector.Config) { c.ReleaseTimeout = -time.Millisecond }, elector.InvalidTiming, "ReleaseTimeout"},
+		{"stop timeout", func(c *elector.Config) { c.StopTimeout = time.Nanosecond }, elector.InvalidTiming, "StopTimeout"},
+		{"label", func(c *elector.Config) { c.Labels = map[string]string{"bad key": "v"} }, elector.InvalidLabel, "Labels"},
+		{"owner apiVersion", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"", "Pod", "p", "u"} }, elector.InvalidOwnerReference, "Owner.APIVersion"},
+		{"owner kind", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"v1", "", "p", "u"} }, elector.InvalidOwnerReference, "Owner.Kind"},
+		{"owner name", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"v1", "Pod", "", "u"} }, elector.InvalidOwnerReference, "Owner.Name"},
+		{"owner uid", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"v1", "Pod", "p", ""} }, elector.InvalidOwnerReference, "Owner.UID"},
+		{"kubeconfig with a URL", func(c *elector.Config) { c.URL, c.Kubeconfig = "https://k", "/k" }, elector.InvalidConnection, "Kubeconfig"},
+		{"context with a URL", func(c *elector.Config) { c.URL, c.Context = "https://k", "ctx" }, elector.InvalidConnection, "Context"},
+		{"url", func(c *elector.Config) { c.URL = "not a url" }, elector.InvalidConnection, "URL"},
+		{"token without a URL", func(c *elector.Config) { c.Token = "t" }, elector.InvalidConnection, "Token"},
+		{"token file without a URL", func(c *elector.Config) { c.TokenFile = "/t" }, elector.InvalidConnection, "TokenFile"},
+		{"token twice", func(c *elector.Config) { c.URL, c.Token, c.TokenFile = "https://k", "t", "/t" }, elector.InvalidConnection, "TokenFile"},
+		{"CA file without a URL", func(c *elector.Config) { c.CAFile = "/ca" }, elector.InvalidConnection, "CAFile"},
+		{"insecure without a URL", func(c *elector.Config) { c.InsecureSkipTLSVerify = true }, elector.InvalidConnection, "InsecureSkipTLSVerify"},
+		{"NUL", func(c *elector.Config) { c.Identity = "a\x00b" }, elector.InvalidArgument, "Identity"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,10 +168,20 @@ func TestInvalidConfig(t *testing.T) {
 			if e != nil || !errors.As(err, &electorErr) {
 				t.Fatalf("New = %v, %v; want an *elector.Error", e, err)
 			}
-			if !errors.Is(err, &elector.Error{Code: tc.code}) || !strings.Contains(err.Error(), tc.field) {
-				t.Fatalf("got %v (code %d), want code %d naming %q", err, electorErr.Code, tc.code, tc.field)
+			if !errors.Is(err, &elector.Error{Code: tc.code}) || electorErr.Field != tc.field ||
+				!strings.HasPrefix(electorErr.Message, "invalid "+tc.field+": ") {
+				t.Fatalf("got %v (code %d, field %q), want code %d naming %q", err, electorErr.Code, electorErr.Field, tc.code, tc.field)
 			}
+			refused[tc.field] = true
 		})
+	}
+
+	// Every option of the library has a case, but KeepLeaseOnStop: a bool
+	// has no invalid value.
+	for _, name := range elector.CoreOptionNames() {
+		if field := elector.ConfigFields[name]; field != "KeepLeaseOnStop" && !refused[field] {
+			t.Errorf("no invalid case for option %s (Config.%s)", name, field)
+		}
 	}
 
 	if errors.Is(err0(), (*elector.Error)(nil)) {
@@ -377,5 +401,35 @@ func TestLeadReturnsTheWorksErrorAndStops(t *testing.T) {
 	other.Events()
 	if err := other.Lead(ctx, func(context.Context, int64) error { return nil }); !errors.Is(err, elector.ErrEventsTaken) {
 		t.Fatalf("Lead after Events returned %v", err)
+	}
+}
+
+// TestConfigHasEveryOption holds Config to the library's options: each maps
+// to a field of Config (or of OwnerReference).
+func TestConfigHasEveryOption(t *testing.T) {
+	names := elector.CoreOptionNames()
+	if len(names) == 0 {
+		t.Fatal("the library lists no options")
+	}
+	for _, name := range names {
+		field, ok := elector.ConfigFields[name]
+		if !ok {
+			t.Errorf("option %s has no Config field", name)
+			continue
+		}
+		typ := reflect.TypeOf(elector.Config{})
+		if owner, sub, nested := strings.Cut(field, "."); nested {
+			if owner != "Owner" {
+				t.Errorf("option %s: unexpected %s", name, field)
+				continue
+			}
+			typ, field = reflect.TypeOf(elector.OwnerReference{}), sub
+		}
+		if _, ok := typ.FieldByName(field); !ok {
+			t.Errorf("option %s: %s has no field %s", name, typ.Name(), field)
+		}
+	}
+	if len(elector.ConfigFields) != len(names) {
+		t.Errorf("ConfigFields maps %d options, the library has %d", len(elector.ConfigFields), len(names))
 	}
 }

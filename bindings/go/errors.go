@@ -38,7 +38,10 @@ const (
 // Error is a failed libelector call: its code and a message naming what was
 // wrong (for invalid options: the field and the rule).
 type Error struct {
-	Code    Code
+	Code Code
+	// Field is the Config field an invalid option error is about
+	// ("LeaseDuration", "Owner.UID"), and empty for other errors.
+	Field   string
 	Message string
 }
 

@@ -63,6 +63,20 @@ export interface ElectorOptions {
   labels?: Record<string, string>
   /** An owner for the lease (usually this Pod), so it is garbage-collected with it. */
   owner_reference?: OwnerReference
+  /**
+   * The API server's URL, to connect without a kubeconfig (not with
+   * `kubeconfig` or `context`). Naming one means a cluster even without
+   * KUBERNETES_SERVICE_HOST.
+   */
+  url?: string
+  /** A bearer token for `url` (not with `token_file`). */
+  token?: string
+  /** A file holding a bearer token for `url`, re-read as it rotates. */
+  token_file?: string
+  /** The PEM file of the CA that signs `url`'s certificate; default the platform's roots. */
+  ca_file?: string
+  /** Accept any certificate from `url`: for development clusters only. Default false. */
+  insecure_skip_tls_verify?: boolean
 }
 
 /** A Kubernetes ownerReference. */

@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
+pub use crate::options::Field;
+use crate::options::{DNS_LABEL, DNS_SUBDOMAIN};
+
+/// The namespace of the lease when none is given.
+pub const DEFAULT_NAMESPACE: &str = "default";
 /// client-go's defaults, so a mixed fleet agrees on timing.
 pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
@@ -47,70 +52,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(field: Field, rule: impl Into<String>) -> Self {
+    pub(crate) fn new(field: Field, rule: impl Into<String>) -> Self {
         Self {
             field,
             rule: rule.into(),
         }
-    }
-}
-
-/// Every option a [`ConfigError`] can name. Bindings map these to their own
-/// spelling (`renew_interval_ms`, `leaseDuration`, …) by matching on them, so
-/// a new option fails to compile where a binding has not mapped it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Field {
-    Namespace,
-    LeaseName,
-    Identity,
-    LeaseDuration,
-    RenewDeadline,
-    RetryPeriod,
-    ReleaseTimeout,
-    StopTimeout,
-    Labels,
-    OwnerReferenceApiVersion,
-    OwnerReferenceKind,
-    OwnerReferenceName,
-    OwnerReferenceUid,
-    Kubeconfig,
-    Context,
-    Url,
-    Token,
-    TokenFile,
-    CaFile,
-}
-
-impl Field {
-    /// The option as the builder (and Rust) spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Namespace => "namespace",
-            Field::LeaseName => "lease_name",
-            Field::Identity => "identity",
-            Field::LeaseDuration => "lease_duration",
-            Field::RenewDeadline => "renew_deadline",
-            Field::RetryPeriod => "retry_period",
-            Field::ReleaseTimeout => "release_timeout",
-            Field::StopTimeout => "stop_timeout",
-            Field::Labels => "labels",
-            Field::OwnerReferenceApiVersion => "owner_reference.api_version",
-            Field::OwnerReferenceKind => "owner_reference.kind",
-            Field::OwnerReferenceName => "owner_reference.name",
-            Field::OwnerReferenceUid => "owner_reference.uid",
-            Field::Kubeconfig => "kubeconfig",
-            Field::Context => "context",
-            Field::Url => "url",
-            Field::Token => "token",
-            Field::TokenFile => "token_file",
-            Field::CaFile => "ca_file",
-        }
-    }
-}
-
-impl std::fmt::Display for Field {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -455,11 +401,7 @@ fn check_dns_label(field: Field, value: &str) -> Result<(), ConfigError> {
     if value.len() > 63 || !is_dns_label(value) {
         return Err(ConfigError::new(
             field,
-            format!(
-                "{} is not a DNS label (at most 63 characters of a-z, 0-9 and '-', \
-                 starting and ending with a letter or digit)",
-                Quoted(value)
-            ),
+            format!("{} is not {DNS_LABEL}", Quoted(value)),
         ));
     }
     Ok(())
@@ -470,11 +412,7 @@ fn check_dns_subdomain(field: Field, value: &str) -> Result<(), ConfigError> {
     if value.len() > 253 || value.is_empty() || !value.split('.').all(is_dns_label) {
         return Err(ConfigError::new(
             field,
-            format!(
-                "{} is not a DNS subdomain (at most 253 characters of a-z, 0-9, '-' and '.', \
-                 each part starting and ending with a letter or digit)",
-                Quoted(value)
-            ),
+            format!("{} is not {DNS_SUBDOMAIN}", Quoted(value)),
         ));
     }
     Ok(())

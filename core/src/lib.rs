@@ -37,6 +37,7 @@ mod events;
 pub mod fuzzing;
 mod lead;
 pub mod metrics;
+pub mod options;
 mod record;
 mod runtime;
 mod stats;
@@ -44,7 +45,7 @@ mod store;
 mod watch;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION,
+    Config, ConfigBuilder, ConfigError, Connection, DEFAULT_LEASE_DURATION, DEFAULT_NAMESPACE,
     DEFAULT_RELEASE_TIMEOUT, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY_PERIOD, DEFAULT_STOP_TIMEOUT,
     Field, JITTER_FACTOR, MAX_DURATION, TimeUnit, Token, duration_from_number,
 };
@@ -53,4 +54,5 @@ pub use events::{ErrorKind, Event, EventStream, LostAck, LostReason};
 pub use k8s_openapi::api::coordination::v1::Lease;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 pub use lead::Leadership;
+pub use options::Options;
 pub use stats::{StatField, StatKind, Stats};

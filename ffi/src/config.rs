@@ -2,77 +2,31 @@
 //! UTF-8); every rule is checked at once by elector_new, which names the
 //! field that breaks one.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use elector_core::{Config, Connection, Token};
+use elector_core::{Config, Field, Options};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use crate::boundary::{arg_mut, ffi_boundary, opt_str_arg, str_arg, try_ffi};
-use crate::result::{config_error, elector_result, fail};
+use crate::result::{config_error, elector_result};
 
 /// Options for an elector, filled by the elector_config_set_* functions.
 /// Not thread-safe: use one config from one thread at a time.
 #[derive(Debug)]
 pub struct elector_config {
-    namespace: String,
-    lease_name: String,
-    identity: String,
-    lease_duration: Option<Duration>,
-    renew_deadline: Option<Duration>,
-    retry_period: Option<Duration>,
-    release_on_stop: bool,
-    release_timeout: Option<Duration>,
-    stop_timeout: Option<Duration>,
-    owner_reference: Option<OwnerReference>,
-    labels: Vec<(String, String)>,
-    connection: Connection,
-    insecure_skip_tls_verify: bool,
+    options: Options,
 }
 
 impl elector_config {
     /// The validated core configuration, or the code of the broken rule.
     pub(crate) fn build(&self) -> Result<Config, elector_result> {
-        let mut connection = self.connection.clone();
-        match &mut connection {
-            Connection::Url {
-                insecure_skip_tls_verify,
-                ..
-            } => *insecure_skip_tls_verify = self.insecure_skip_tls_verify,
-            _ if self.insecure_skip_tls_verify => {
-                return Err(fail(
-                    elector_result::ELECTOR_ERR_INVALID_CONNECTION,
-                    "invalid insecure_skip_tls_verify: applies to a URL connection (elector_config_set_url)",
-                ));
-            }
-            _ => {}
-        }
-        let mut builder = Config::builder(&self.namespace, &self.lease_name, &self.identity)
-            .release_on_stop(self.release_on_stop)
-            .connection(connection);
-        if let Some(value) = self.lease_duration {
-            builder = builder.lease_duration(value);
-        }
-        if let Some(value) = self.renew_deadline {
-            builder = builder.renew_deadline(value);
-        }
-        if let Some(value) = self.retry_period {
-            builder = builder.retry_period(value);
-        }
-        if let Some(value) = self.release_timeout {
-            builder = builder.release_timeout(value);
-        }
-        if let Some(value) = self.stop_timeout {
-            builder = builder.stop_timeout(value);
-        }
-        if let Some(owner) = &self.owner_reference {
-            builder = builder.owner_reference(owner.clone());
-        }
-        for (key, value) in &self.labels {
-            builder = builder.label(key, value);
-        }
-        builder.build().map_err(|err| config_error(&err))
+        self.options
+            .clone()
+            .build()
+            .map_err(|err| config_error(&err))
     }
 }
 
@@ -88,19 +42,7 @@ pub unsafe extern "C" fn elector_config_new(
         // SAFETY: `out_config` is NULL or writable, as documented.
         let out = try_ffi!(unsafe { arg_mut(out_config, "out_config") });
         *out = Box::into_raw(Box::new(elector_config {
-            namespace: "default".into(),
-            lease_name: String::new(),
-            identity: String::new(),
-            lease_duration: None,
-            renew_deadline: None,
-            retry_period: None,
-            release_on_stop: true,
-            release_timeout: None,
-            stop_timeout: None,
-            owner_reference: None,
-            labels: Vec::new(),
-            connection: Connection::Infer,
-            insecure_skip_tls_verify: false,
+            options: Options::new("", ""),
         }));
         elector_result::ELECTOR_OK
     })
@@ -137,7 +79,7 @@ pub unsafe extern "C" fn elector_config_set_namespace(
 ) -> elector_result {
     with_config(config, |c| {
         // SAFETY: a NUL-terminated string or NULL, as documented.
-        c.namespace = unsafe { str_arg(namespace, "namespace") }?.to_string();
+        c.options.namespace = Some(unsafe { str_arg(namespace, "namespace") }?.to_string());
         Ok(())
     })
 }
@@ -150,7 +92,7 @@ pub unsafe extern "C" fn elector_config_set_lease_name(
 ) -> elector_result {
     with_config(config, |c| {
         // SAFETY: a NUL-terminated string or NULL, as documented.
-        c.lease_name = unsafe { str_arg(lease_name, "lease_name") }?.to_string();
+        c.options.lease_name = unsafe { str_arg(lease_name, "lease_name") }?.to_string();
         Ok(())
     })
 }
@@ -164,7 +106,7 @@ pub unsafe extern "C" fn elector_config_set_identity(
 ) -> elector_result {
     with_config(config, |c| {
         // SAFETY: a NUL-terminated string or NULL, as documented.
-        c.identity = unsafe { str_arg(identity, "identity") }?.to_string();
+        c.options.identity = unsafe { str_arg(identity, "identity") }?.to_string();
         Ok(())
     })
 }
@@ -177,7 +119,7 @@ pub unsafe extern "C" fn elector_config_set_lease_duration_ms(
     milliseconds: u64,
 ) -> elector_result {
     with_config(config, |c| {
-        c.lease_duration = Some(Duration::from_millis(milliseconds));
+        c.options.lease_duration = Some(Duration::from_millis(milliseconds));
         Ok(())
     })
 }
@@ -190,7 +132,7 @@ pub unsafe extern "C" fn elector_config_set_renew_deadline_ms(
     milliseconds: u64,
 ) -> elector_result {
     with_config(config, |c| {
-        c.renew_deadline = Some(Duration::from_millis(milliseconds));
+        c.options.renew_deadline = Some(Duration::from_millis(milliseconds));
         Ok(())
     })
 }
@@ -203,7 +145,7 @@ pub unsafe extern "C" fn elector_config_set_retry_period_ms(
     milliseconds: u64,
 ) -> elector_result {
     with_config(config, |c| {
-        c.retry_period = Some(Duration::from_millis(milliseconds));
+        c.options.retry_period = Some(Duration::from_millis(milliseconds));
         Ok(())
     })
 }
@@ -216,7 +158,7 @@ pub unsafe extern "C" fn elector_config_set_release_on_stop(
     release: bool,
 ) -> elector_result {
     with_config(config, |c| {
-        c.release_on_stop = release;
+        c.options.release_on_stop = Some(release);
         Ok(())
     })
 }
@@ -230,7 +172,7 @@ pub unsafe extern "C" fn elector_config_set_release_timeout_ms(
     milliseconds: u64,
 ) -> elector_result {
     with_config(config, |c| {
-        c.release_timeout = Some(Duration::from_millis(milliseconds));
+        c.options.release_timeout = Some(Duration::from_millis(milliseconds));
         Ok(())
     })
 }
@@ -246,7 +188,7 @@ pub unsafe extern "C" fn elector_config_set_stop_timeout_ms(
     milliseconds: u64,
 ) -> elector_result {
     with_config(config, |c| {
-        c.stop_timeout = Some(Duration::from_millis(milliseconds));
+        c.options.stop_timeout = Some(Duration::from_millis(milliseconds));
         Ok(())
     })
 }
@@ -261,7 +203,7 @@ pub unsafe extern "C" fn elector_config_set_insecure_skip_tls_verify(
     insecure: bool,
 ) -> elector_result {
     with_config(config, |c| {
-        c.insecure_skip_tls_verify = insecure;
+        c.options.insecure_skip_tls_verify = Some(insecure);
         Ok(())
     })
 }
@@ -287,7 +229,7 @@ pub unsafe extern "C" fn elector_config_set_owner_reference(
                 ..OwnerReference::default()
             }
         };
-        c.owner_reference = Some(owner);
+        c.options.owner_reference = Some(owner);
         Ok(())
     })
 }
@@ -302,13 +244,15 @@ pub unsafe extern "C" fn elector_config_add_label(
     with_config(config, |c| {
         // SAFETY: NUL-terminated strings or NULL, as documented.
         let (key, value) = unsafe { (str_arg(key, "key")?, str_arg(value, "value")?) };
-        c.labels.push((key.to_string(), value.to_string()));
+        c.options.labels.insert(key.to_string(), value.to_string());
         Ok(())
     })
 }
 
 /// Connects with a kubeconfig file. `path` NULL: KUBECONFIG or
-/// ~/.kube/config; `context` NULL: the file's current context.
+/// ~/.kube/config; `context` NULL: the file's current context; both NULL:
+/// inferred, as by default. Not with elector_config_set_url: elector_new
+/// then fails with ELECTOR_ERR_INVALID_CONNECTION naming the option.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_config_set_kubeconfig(
     config: *mut elector_config,
@@ -319,10 +263,8 @@ pub unsafe extern "C" fn elector_config_set_kubeconfig(
         // SAFETY: NUL-terminated strings or NULL, as documented.
         let (path, context) =
             unsafe { (opt_str_arg(path, "path")?, opt_str_arg(context, "context")?) };
-        c.connection = Connection::Kubeconfig {
-            path: path.map(PathBuf::from),
-            context: context.map(str::to_string),
-        };
+        c.options.kubeconfig = path.map(PathBuf::from);
+        c.options.context = context.map(str::to_string);
         Ok(())
     })
 }
@@ -330,7 +272,11 @@ pub unsafe extern "C" fn elector_config_set_kubeconfig(
 /// Connects to an explicit API server `url` ("https://host:port"), with a
 /// bearer `token` or a `token_file` (re-read at least once a minute as it
 /// rotates; at most one of the two, both may be NULL) and the PEM `ca_file`
-/// of the server's CA (NULL: the platform's roots).
+/// of the server's CA (NULL: the platform's roots). `url` NULL: none, and
+/// elector_new refuses the others if given. Not with
+/// elector_config_set_kubeconfig: elector_new then fails with
+/// ELECTOR_ERR_INVALID_CONNECTION, as it does when both a token and a token
+/// file are given.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_config_set_url(
     config: *mut elector_config,
@@ -343,29 +289,89 @@ pub unsafe extern "C" fn elector_config_set_url(
         // SAFETY: NUL-terminated strings or NULL, as documented.
         let (url, token, token_file, ca_file) = unsafe {
             (
-                str_arg(url, "url")?,
+                opt_str_arg(url, "url")?,
                 opt_str_arg(token, "token")?,
                 opt_str_arg(token_file, "token_file")?,
                 opt_str_arg(ca_file, "ca_file")?,
             )
         };
-        let token = match (token, token_file) {
-            (Some(_), Some(_)) => {
-                return Err(fail(
-                    elector_result::ELECTOR_ERR_INVALID_CONNECTION,
-                    "invalid token: give token or token_file, not both",
-                ));
-            }
-            (Some(token), None) => Some(Token::Inline(token.to_string())),
-            (None, Some(path)) => Some(Token::File(path.into())),
-            (None, None) => None,
-        };
-        c.connection = Connection::Url {
-            url: url.to_string(),
-            token,
-            ca_file: ca_file.map(PathBuf::from),
-            insecure_skip_tls_verify: false,
-        };
+        c.options.url = url.map(str::to_string);
+        c.options.token = token.map(str::to_string);
+        c.options.token_file = token_file.map(PathBuf::from);
+        c.options.ca_file = ca_file.map(PathBuf::from);
         Ok(())
     })
+}
+
+/// The name of core option `index` (0, 1, … in order), as elector_new's
+/// errors spell it ("lease_duration", "owner_reference.uid"), or NULL past
+/// the last one. For a host to check that it maps every option. The string
+/// is static: do not free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn elector_option_name(index: usize) -> *const c_char {
+    static NAMES: LazyLock<Vec<CString>> = LazyLock::new(|| {
+        Field::all()
+            .map(|field| CString::new(field.name()).expect("option names have no NUL"))
+            .collect()
+    });
+    NAMES
+        .get(index)
+        .map_or(std::ptr::null(), |name| name.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C function that sets `field`: an option added to core fails to
+    /// compile here until C can set it.
+    fn setter(field: Field) -> &'static str {
+        match field {
+            Field::Namespace => "elector_config_set_namespace",
+            Field::LeaseName => "elector_config_set_lease_name",
+            Field::Identity => "elector_config_set_identity",
+            Field::LeaseDuration => "elector_config_set_lease_duration_ms",
+            Field::RenewDeadline => "elector_config_set_renew_deadline_ms",
+            Field::RetryPeriod => "elector_config_set_retry_period_ms",
+            Field::ReleaseOnStop => "elector_config_set_release_on_stop",
+            Field::ReleaseTimeout => "elector_config_set_release_timeout_ms",
+            Field::StopTimeout => "elector_config_set_stop_timeout_ms",
+            Field::Labels => "elector_config_add_label",
+            Field::OwnerReferenceApiVersion
+            | Field::OwnerReferenceKind
+            | Field::OwnerReferenceName
+            | Field::OwnerReferenceUid => "elector_config_set_owner_reference",
+            Field::Kubeconfig | Field::Context => "elector_config_set_kubeconfig",
+            Field::Url | Field::Token | Field::TokenFile | Field::CaFile => {
+                "elector_config_set_url"
+            }
+            Field::InsecureSkipTlsVerify => "elector_config_set_insecure_skip_tls_verify",
+        }
+    }
+
+    #[test]
+    fn the_header_sets_every_core_option() {
+        let header = include_str!("../../include/elector.h");
+        for field in Field::all() {
+            let declared = format!("elector_result {}(", setter(field));
+            assert!(header.contains(&declared), "{field}: no {declared}");
+        }
+    }
+
+    #[test]
+    fn option_names_are_core_s_in_order() {
+        let names: Vec<String> = (0..)
+            .map(|index: usize| elector_option_name(index))
+            .take_while(|name| !name.is_null())
+            // SAFETY: a static NUL-terminated string.
+            .map(|name| {
+                unsafe { std::ffi::CStr::from_ptr(name) }
+                    .to_str()
+                    .unwrap()
+                    .into()
+            })
+            .collect();
+        let core: Vec<&str> = Field::all().map(Field::name).collect();
+        assert_eq!(names, core);
+    }
 }

@@ -154,6 +154,8 @@ pub(crate) fn config_error(err: &elector_core::ConfigError) -> elector_result {
         | Field::RetryPeriod
         | Field::ReleaseTimeout
         | Field::StopTimeout => ELECTOR_ERR_INVALID_TIMING,
+        // A flag has no value to refuse: not reached.
+        Field::ReleaseOnStop => ELECTOR_ERR_INVALID_ARGUMENT,
         Field::Labels => ELECTOR_ERR_INVALID_LABEL,
         Field::OwnerReferenceApiVersion
         | Field::OwnerReferenceKind
@@ -164,7 +166,8 @@ pub(crate) fn config_error(err: &elector_core::ConfigError) -> elector_result {
         | Field::Url
         | Field::Token
         | Field::TokenFile
-        | Field::CaFile => ELECTOR_ERR_INVALID_CONNECTION,
+        | Field::CaFile
+        | Field::InsecureSkipTlsVerify => ELECTOR_ERR_INVALID_CONNECTION,
     };
     fail(code, err.to_string())
 }

@@ -4,9 +4,14 @@
 
 static int failures = 0;
 
+/* The core options a case below has refused by name (see covered()). */
+static const char *refused[64];
+static size_t refused_count = 0;
+
 /* Checks that `result` is `expected` and that the message names `field`. */
 static void expect(const char *what, elector_result result, elector_result expected,
                    const char *field) {
+  if (refused_count < sizeof refused / sizeof refused[0]) refused[refused_count++] = field;
   char message[512];
   size_t n = 0;
   elector_error_message(result, message, sizeof message, &n);
@@ -49,6 +54,14 @@ static atomic_int freed_on_failure;
 static void count_free(void *userdata) {
   (void)userdata;
   atomic_fetch_add(&freed_on_failure, 1);
+}
+
+/* Whether a case above refused core option `name` by name. */
+static bool covered(const char *name) {
+  for (size_t i = 0; i < refused_count; i++) {
+    if (strcmp(refused[i], name) == 0) return true;
+  }
+  return false;
 }
 
 int main(void) {
@@ -110,9 +123,55 @@ int main(void) {
              "insecure_skip_tls_verify");
 
   c = valid();
-  expect("token and token_file both",
-         elector_config_set_url(c, "https://127.0.0.1:1", "t", "/tmp/t", NULL),
-         ELECTOR_ERR_INVALID_CONNECTION, "token");
+  CHECK_OK(elector_config_set_release_timeout_ms(c, 0));
+  expect_new("release timeout zero", c, ELECTOR_ERR_INVALID_TIMING, "release_timeout");
+
+  c = valid();
+  CHECK_OK(elector_config_set_stop_timeout_ms(c, 0));
+  expect_new("stop timeout zero", c, ELECTOR_ERR_INVALID_TIMING, "stop_timeout");
+
+  c = valid();
+  CHECK_OK(elector_config_set_lease_duration_ms(c, UINT64_MAX));
+  expect_new("lease duration past int32 seconds", c, ELECTOR_ERR_INVALID_TIMING,
+             "lease_duration");
+
+  c = valid();
+  CHECK_OK(elector_config_set_owner_reference(c, "", "Pod", "p", "u"));
+  expect_new("owner reference without apiVersion", c, ELECTOR_ERR_INVALID_OWNER_REFERENCE,
+             "owner_reference.api_version");
+  c = valid();
+  CHECK_OK(elector_config_set_owner_reference(c, "v1", "", "p", "u"));
+  expect_new("owner reference without kind", c, ELECTOR_ERR_INVALID_OWNER_REFERENCE,
+             "owner_reference.kind");
+  c = valid();
+  CHECK_OK(elector_config_set_owner_reference(c, "v1", "Pod", "", "u"));
+  expect_new("owner reference without name", c, ELECTOR_ERR_INVALID_OWNER_REFERENCE,
+             "owner_reference.name");
+
+  c = valid();
+  CHECK_OK(elector_config_set_kubeconfig(c, "", NULL));
+  expect_new("empty kubeconfig path", c, ELECTOR_ERR_INVALID_CONNECTION, "kubeconfig");
+  c = valid();
+  CHECK_OK(elector_config_set_kubeconfig(c, NULL, ""));
+  expect_new("empty context", c, ELECTOR_ERR_INVALID_CONNECTION, "context");
+  c = valid();
+  CHECK_OK(elector_config_set_kubeconfig(c, "/k", NULL));
+  CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", NULL, NULL, NULL));
+  expect_new("kubeconfig and url", c, ELECTOR_ERR_INVALID_CONNECTION, "kubeconfig");
+  c = valid();
+  CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", " ", NULL, NULL));
+  expect_new("blank token", c, ELECTOR_ERR_INVALID_CONNECTION, "token");
+  c = valid();
+  CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", NULL, "", NULL));
+  expect_new("empty token file", c, ELECTOR_ERR_INVALID_CONNECTION, "token_file");
+  c = valid();
+  CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", NULL, NULL, ""));
+  expect_new("empty CA file", c, ELECTOR_ERR_INVALID_CONNECTION, "ca_file");
+  c = valid();
+  CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", "t", "/tmp/t", NULL));
+  expect_new("token and token_file both", c, ELECTOR_ERR_INVALID_CONNECTION, "token_file");
+
+  c = valid();
   expect("NULL identity", elector_config_set_identity(c, NULL), ELECTOR_ERR_NULL_PARAMETER,
          "identity");
   expect("invalid UTF-8 identity", elector_config_set_identity(c, "\xff\xfe"),
@@ -166,6 +225,16 @@ int main(void) {
   snprintf(version, sizeof version, "%d.%d.%d", ELECTOR_VERSION_MAJOR, ELECTOR_VERSION_MINOR,
            ELECTOR_VERSION_PATCH);
   CHECK(strcmp(version, elector_version()) == 0);
+
+  /* Every core option has a case, but release_on_stop: a C bool has no
+   * invalid value. */
+  for (size_t i = 0; elector_option_name(i) != NULL; i++) {
+    const char *name = elector_option_name(i);
+    if (strcmp(name, "release_on_stop") != 0 && !covered(name)) {
+      fprintf(stderr, "FAIL no invalid case for option %s\n", name);
+      failures++;
+    }
+  }
 
   if (failures) {
     fprintf(stderr, "invalid_config: %d failures\n", failures);

@@ -157,6 +157,11 @@ class Elector extends EventEmitter {
   , context
   , labels
   , owner_reference
+  , url
+  , token
+  , token_file
+  , ca_file
+  , insecure_skip_tls_verify
   } = {}) {
     super()
     this.#finished = new Promise((resolve) => { this.#finish = resolve })
@@ -176,6 +181,11 @@ class Elector extends EventEmitter {
     if (stop_timeout_ms !== undefined) checkType('stop_timeout_ms', stop_timeout_ms, 'number')
     if (kubeconfig !== undefined) checkType('kubeconfig', kubeconfig, 'string')
     if (context !== undefined) checkType('context', context, 'string')
+    if (url !== undefined) checkType('url', url, 'string')
+    if (token !== undefined) checkType('token', token, 'string')
+    if (token_file !== undefined) checkType('token_file', token_file, 'string')
+    if (ca_file !== undefined) checkType('ca_file', ca_file, 'string')
+    if (insecure_skip_tls_verify !== undefined) checkType('insecure_skip_tls_verify', insecure_skip_tls_verify, 'boolean')
     if (labels !== undefined) checkLabels(labels)
     if (owner_reference !== undefined) checkOwnerReference(owner_reference)
     if (log === null || typeof log !== 'object' || ['debug', 'info', 'warn', 'error'].some((l) => typeof log[l] !== 'function')) {
@@ -211,14 +221,19 @@ class Elector extends EventEmitter {
       , context
       , labels
       , ownerReference: owner_reference
+      , url
+      , token
+      , tokenFile: token_file
+      , caFile: ca_file
+      , insecureSkipTlsVerify: insecure_skip_tls_verify
       })
     } catch (err) {
       throw configError(err)
     }
-    // Without KUBERNETES_SERVICE_HOST, and with no kubeconfig named, this is
-    // not in a cluster: lead without any API call (local development), as
-    // the original package does.
-    this.#local = !process.env.KUBERNETES_SERVICE_HOST && kubeconfig === undefined
+    // Without KUBERNETES_SERVICE_HOST, and with no kubeconfig or url named,
+    // this is not in a cluster: lead without any API call (local
+    // development), as the original package does.
+    this.#local = !process.env.KUBERNETES_SERVICE_HOST && kubeconfig === undefined && url === undefined
     if (this.#local) return
     this.#native = checked
     this.#log_key = loggerKey(namespace, lease_name, identity)

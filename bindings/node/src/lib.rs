@@ -15,7 +15,7 @@ use std::time::Duration;
 use elector_bindings::ack::HeldAck;
 use elector_bindings::json::Leases;
 use elector_core::{
-    Config, ConfigError, Connection, Elector, Field, JITTER_FACTOR, OwnerReference, TimeUnit,
+    Config, ConfigError, Elector, Field, JITTER_FACTOR, Options, OwnerReference, TimeUnit,
     duration_from_number,
 };
 use napi::bindgen_prelude::*;
@@ -47,6 +47,12 @@ pub struct NativeOptions {
     /// Written on the lease when this elector creates or takes it over.
     pub labels: Option<HashMap<String, String>>,
     pub owner_reference: Option<NativeOwnerReference>,
+    /// An API server URL, instead of a kubeconfig, with its credentials.
+    pub url: Option<String>,
+    pub token: Option<String>,
+    pub token_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub insecure_skip_tls_verify: Option<bool>,
 }
 
 /// The lease's owner, in Kubernetes' own shape (`apiVersion`, …).
@@ -79,11 +85,13 @@ fn option_name(field: Field, deadline_given: bool) -> &'static str {
         Field::RenewDeadline => "lease_duration_sec",
         Field::ReleaseTimeout => "release_timeout_ms",
         Field::StopTimeout => "stop_timeout_ms",
+        // Kubernetes' own shape, as the object is given.
+        Field::OwnerReferenceApiVersion => "owner_reference.apiVersion",
         Field::Namespace
         | Field::LeaseName
         | Field::Identity
+        | Field::ReleaseOnStop
         | Field::Labels
-        | Field::OwnerReferenceApiVersion
         | Field::OwnerReferenceKind
         | Field::OwnerReferenceName
         | Field::OwnerReferenceUid
@@ -92,8 +100,18 @@ fn option_name(field: Field, deadline_given: bool) -> &'static str {
         | Field::Url
         | Field::Token
         | Field::TokenFile
-        | Field::CaFile => field.name(),
+        | Field::CaFile
+        | Field::InsecureSkipTlsVerify => field.name(),
     }
+}
+
+/// Each core option as the package spells it, in core's order: for the
+/// test that holds the package's options to the engine's.
+#[napi]
+pub fn option_names() -> Vec<String> {
+    Field::all()
+        .map(|field| option_name(field, true).to_string())
+        .collect()
 }
 
 /// A configuration error: the option (as the package spells it) and the
@@ -132,6 +150,11 @@ fn derived_renew_deadline(
 
 fn config_from(options: NativeOptions) -> std::result::Result<Config, ConfigError> {
     use TimeUnit::{Milliseconds, Seconds};
+    let milliseconds = |field, value: Option<f64>| {
+        value
+            .map(|ms| duration_from_number(field, ms, Milliseconds))
+            .transpose()
+    };
     // The renewal interval first: the lease duration's default derives from it.
     let retry_period =
         duration_from_number(Field::RetryPeriod, options.renew_interval_ms, Milliseconds)?;
@@ -141,43 +164,33 @@ fn config_from(options: NativeOptions) -> std::result::Result<Config, ConfigErro
         Some(ms) => duration_from_number(Field::RenewDeadline, ms, Milliseconds)?,
         None => derived_renew_deadline(lease_duration, retry_period)?,
     };
-    let connection = match (options.kubeconfig, options.context) {
-        (None, None) => Connection::Infer,
-        (path, context) => Connection::Kubeconfig {
-            path: path.map(Into::into),
-            context,
-        },
-    };
-    let mut builder = Config::builder(options.namespace, options.lease_name, options.identity)
-        .lease_duration(lease_duration)
-        .renew_deadline(renew_deadline)
-        .retry_period(retry_period)
-        .release_on_stop(options.release_on_stop)
-        .connection(connection);
-    if let Some(ms) = options.release_timeout_ms {
-        builder = builder.release_timeout(duration_from_number(
-            Field::ReleaseTimeout,
-            ms,
-            Milliseconds,
-        )?);
-    }
-    for (key, value) in options.labels.unwrap_or_default() {
-        builder = builder.label(key, value);
-    }
-    if let Some(owner) = options.owner_reference {
-        builder = builder.owner_reference(OwnerReference {
+    Options {
+        namespace: Some(options.namespace),
+        lease_duration: Some(lease_duration),
+        renew_deadline: Some(renew_deadline),
+        retry_period: Some(retry_period),
+        release_on_stop: Some(options.release_on_stop),
+        release_timeout: milliseconds(Field::ReleaseTimeout, options.release_timeout_ms)?,
+        stop_timeout: milliseconds(Field::StopTimeout, options.stop_timeout_ms)?,
+        labels: options.labels.unwrap_or_default().into_iter().collect(),
+        owner_reference: options.owner_reference.map(|owner| OwnerReference {
             api_version: owner.api_version,
             kind: owner.kind,
             name: owner.name,
             uid: owner.uid,
             controller: owner.controller,
             block_owner_deletion: owner.block_owner_deletion,
-        });
+        }),
+        kubeconfig: options.kubeconfig.map(Into::into),
+        context: options.context,
+        url: options.url,
+        token: options.token,
+        token_file: options.token_file.map(Into::into),
+        ca_file: options.ca_file.map(Into::into),
+        insecure_skip_tls_verify: options.insecure_skip_tls_verify,
+        ..Options::new(options.lease_name, options.identity)
     }
-    if let Some(ms) = options.stop_timeout_ms {
-        builder = builder.stop_timeout(duration_from_number(Field::StopTimeout, ms, Milliseconds)?);
-    }
-    builder.build()
+    .build()
 }
 
 #[napi]

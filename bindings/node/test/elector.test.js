@@ -3,11 +3,13 @@
 const assert = require('node:assert/strict')
 const {test} = require('node:test')
 const {spawn} = require('node:child_process')
+const fs = require('node:fs')
 const path = require('node:path')
 const {once} = require('node:events')
 const {setTimeout: sleep} = require('node:timers/promises')
 const {Elector, EVENTS, metrics, registerMetrics} = require('..')
 const {FAST, uniqueLease, within, nextEvent, candidate} = require('./helpers.js')
+const native = require('../lib/native.js').load()
 
 test('the README example of the original package runs unchanged but for the name', async () => {
   const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'readme-example.js')], {
@@ -177,9 +179,42 @@ test('invalid options throw, naming the option', () => {
   , [{context: ''}, RangeError, /"context" .*must not be empty/]
   , [{auto_close: 'yes'}, TypeError, /"auto_close"/]
   , [{log: {info() {}}}, TypeError, /"log" option must be a logger with debug, info, warn and error/]
+  , [{release_on_stop: 'yes'}, TypeError, /"release_on_stop" option must be a boolean/]
+  , [{owner_reference: {apiVersion: '', kind: 'Pod', name: 'p', uid: 'u'}}, RangeError, /"owner_reference.apiVersion" .*must not be empty/]
+  , [{owner_reference: {apiVersion: 'v1', kind: '', name: 'p', uid: 'u'}}, RangeError, /"owner_reference.kind" .*must not be empty/]
+  , [{owner_reference: {apiVersion: 'v1', kind: 'Pod', name: '', uid: 'u'}}, RangeError, /"owner_reference.name" .*must not be empty/]
+  , [{kubeconfig: ''}, RangeError, /"kubeconfig" .*must not be empty/]
+  , [{url: 'ftp://host'}, RangeError, /"url" .*absolute http\(s\) URL/]
+  , [{url: 'https://k', kubeconfig: '/k'}, RangeError, /"kubeconfig" .*a kubeconfig or a url, not both/]
+  , [{token: 't'}, RangeError, /"token" .*no url is given/]
+  , [{url: 'https://k', token: ' '}, RangeError, /"token" .*must not be empty/]
+  , [{url: 'https://k', token: 't', token_file: '/t'}, RangeError, /"token_file" .*not both/]
+  , [{token_file: 7}, TypeError, /"token_file" option must be a string/]
+  , [{ca_file: '/ca'}, RangeError, /"ca_file" .*no url is given/]
+  , [{insecure_skip_tls_verify: true}, RangeError, /"insecure_skip_tls_verify" .*no url is given/]
+  , [{insecure_skip_tls_verify: 'yes'}, TypeError, /"insecure_skip_tls_verify" option must be a boolean/]
   ]
+  const refused = new Set()
   for (const [options, type, message] of cases) {
-    assert.throws(() => new Elector(options), (err) => err instanceof type && message.test(err.message), JSON.stringify(options))
+    assert.throws(() => new Elector(options), (err) => {
+      refused.add(/"([^"]+)" option/.exec(err.message)?.[1])
+      return err instanceof type && message.test(err.message)
+    }, JSON.stringify(options))
+  }
+  // Every option of the engine has a case here.
+  for (const option of native.optionNames()) {
+    assert.ok(refused.has(option), `no invalid case for the engine's option ${option}`)
+  }
+})
+
+test('the package has every option of the engine, declared in index.d.ts', () => {
+  const declared = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8')
+  const options = /export interface ElectorOptions \{([\s\S]*?)\n\}/.exec(declared)[1]
+  const names = native.optionNames()
+  assert.ok(names.length > 0)
+  for (const option of names) {
+    const top = option.split('.')[0]
+    assert.match(options, new RegExp(`^  ${top}\\?: `, 'm'), `${option} is not declared in ElectorOptions`)
   }
 })
 

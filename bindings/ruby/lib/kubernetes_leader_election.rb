@@ -23,7 +23,7 @@ class KubernetesLeaderElection
     Check.kubeclient(kubeclient, "kubeclient")
     Check.logger(logger, "logger") if logger
     Check.statsd(statsd, "statsd") if statsd
-    Check.seconds(interval, "interval")
+    Check.positive_seconds(interval, "interval")
     Check.whole(interval * 2, "interval", "must make 2 × interval a whole number of seconds (leaseDurationSeconds)")
     Check.backoffs(retry_backoffs, "retry_backoffs")
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use elector_bindings::ack::HeldAck;
 use elector_bindings::json::Leases;
 use elector_core::{
-    Config, Connection, Elector, Field, OwnerReference, TimeUnit, Token, duration_from_number,
+    Config, Elector, Field, Options, OwnerReference, TimeUnit, duration_from_number,
 };
 use magnus::prelude::*;
 use magnus::{Error, ExceptionClass, RClass, Ruby, function, method};
@@ -190,78 +190,89 @@ fn metrics() -> String {
     elector_core::metrics::gather()
 }
 
-/// The engine's configuration from the Ruby layer's options.
+/// The engine's configuration from the Ruby layer's options (a JSON
+/// object with core's names; absent or null: the default).
 fn config_from(options: &Value) -> Result<Config, elector_core::ConfigError> {
-    let text = |key: &str| options[key].as_str().unwrap_or_default().to_string();
-    let mut builder = Config::builder(text("namespace"), text("lease_name"), text("identity"))
-        .lease_duration(option_seconds(
-            Field::LeaseDuration,
-            &options["lease_duration"],
-        )?)
-        .renew_deadline(option_seconds(
-            Field::RenewDeadline,
-            &options["renew_deadline"],
-        )?)
-        .retry_period(option_seconds(
-            Field::RetryPeriod,
-            &options["retry_period"],
-        )?)
-        .release_on_stop(options["release_on_stop"].as_bool().unwrap_or(true))
-        .connection(connection_from(&options["connection"]));
-    if !options["release_timeout"].is_null() {
-        builder = builder.release_timeout(option_seconds(
-            Field::ReleaseTimeout,
-            &options["release_timeout"],
-        )?);
-    }
-    if !options["stop_timeout"].is_null() {
-        builder = builder.stop_timeout(option_seconds(
-            Field::StopTimeout,
-            &options["stop_timeout"],
-        )?);
-    }
-    if let Some(labels) = options["labels"].as_object() {
-        for (key, value) in labels {
-            builder = builder.label(key, value.as_str().unwrap_or_default());
-        }
-    }
+    let text = |key: &str| options[key].as_str().map(str::to_string);
+    let seconds = |field: Field| {
+        let value = &options[field.name()];
+        (!value.is_null())
+            .then(|| option_seconds(field, value))
+            .transpose()
+    };
     let owner = &options["owner"];
-    if !owner.is_null() {
+    Options {
+        namespace: text("namespace"),
+        lease_duration: seconds(Field::LeaseDuration)?,
+        renew_deadline: seconds(Field::RenewDeadline)?,
+        retry_period: seconds(Field::RetryPeriod)?,
+        release_on_stop: options["release_on_stop"].as_bool(),
+        release_timeout: seconds(Field::ReleaseTimeout)?,
+        stop_timeout: seconds(Field::StopTimeout)?,
+        labels: options["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().into()))
+            .collect(),
         // Missing keys become empty strings, which the engine refuses by name.
-        let text = |key: &str| owner[key].as_str().unwrap_or_default().to_string();
-        builder = builder.owner_reference(OwnerReference {
-            api_version: text("apiVersion"),
-            kind: text("kind"),
-            name: text("name"),
-            uid: text("uid"),
-            controller: owner["controller"].as_bool(),
-            block_owner_deletion: owner["blockOwnerDeletion"].as_bool(),
-        });
+        owner_reference: (!owner.is_null()).then(|| {
+            let text = |key: &str| owner[key].as_str().unwrap_or_default().to_string();
+            OwnerReference {
+                api_version: text("apiVersion"),
+                kind: text("kind"),
+                name: text("name"),
+                uid: text("uid"),
+                controller: owner["controller"].as_bool(),
+                block_owner_deletion: owner["blockOwnerDeletion"].as_bool(),
+            }
+        }),
+        kubeconfig: text("kubeconfig").map(Into::into),
+        context: text("context"),
+        url: text("url"),
+        token: text("token"),
+        token_file: text("token_file").map(Into::into),
+        ca_file: text("ca_file").map(Into::into),
+        insecure_skip_tls_verify: options["insecure_skip_tls_verify"].as_bool(),
+        ..Options::new(
+            text("lease_name").unwrap_or_default(),
+            text("identity").unwrap_or_default(),
+        )
     }
-    builder.build()
+    .build()
 }
 
-fn connection_from(connection: &Value) -> Connection {
-    let text = |key: &str| connection[key].as_str().map(str::to_string);
-    match connection["kind"].as_str() {
-        Some("url") => Connection::Url {
-            url: text("url").unwrap_or_default(),
-            token: match (text("token"), text("token_file")) {
-                (Some(token), _) => Some(Token::Inline(token)),
-                (None, Some(path)) => Some(Token::File(path.into())),
-                (None, None) => None,
-            },
-            ca_file: text("ca_file").map(Into::into),
-            insecure_skip_tls_verify: connection["insecure_skip_tls_verify"]
-                .as_bool()
-                .unwrap_or(false),
-        },
-        Some("kubeconfig") => Connection::Kubeconfig {
-            path: text("path").map(Into::into),
-            context: text("context"),
-        },
-        _ => Connection::Infer,
+/// The gem's keyword (or key of `owner:`) that sets a core option.
+fn keyword(field: Field) -> &'static str {
+    match field {
+        Field::LeaseName => "name",
+        Field::OwnerReferenceApiVersion => "owner.apiVersion",
+        Field::OwnerReferenceKind => "owner.kind",
+        Field::OwnerReferenceName => "owner.name",
+        Field::OwnerReferenceUid => "owner.uid",
+        Field::Namespace
+        | Field::Identity
+        | Field::LeaseDuration
+        | Field::RenewDeadline
+        | Field::RetryPeriod
+        | Field::ReleaseOnStop
+        | Field::ReleaseTimeout
+        | Field::StopTimeout
+        | Field::Labels
+        | Field::Kubeconfig
+        | Field::Context
+        | Field::Url
+        | Field::Token
+        | Field::TokenFile
+        | Field::CaFile
+        | Field::InsecureSkipTlsVerify => field.name(),
     }
+}
+
+/// Each core option as the gem spells it, in core's order: for the test
+/// that holds the gem's keywords to the engine's options.
+fn option_names() -> Vec<&'static str> {
+    Field::all().map(keyword).collect()
 }
 
 /// The Ruby exception class `KubernetesLeaderElection::<name>`.
@@ -272,10 +283,12 @@ fn error_class(ruby: &Ruby, name: &str) -> ExceptionClass {
         .unwrap_or_else(|_| ruby.exception_runtime_error())
 }
 
-/// `ConfigError` (an `ArgumentError`) naming the field and the rule.
+/// `ConfigError` (an `ArgumentError`) naming the keyword and the rule.
 fn config_error(ruby: &Ruby, err: elector_core::ConfigError) -> Error {
     let class = error_class(ruby, "ConfigError");
-    match class.new_instance((err.to_string(), err.field.to_string())) {
+    let field = keyword(err.field);
+    let message = format!("invalid {field}: {}", err.rule);
+    match class.new_instance((message, field)) {
         Ok(exception) => exception.into(),
         Err(e) => e,
     }
@@ -296,6 +309,7 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     class.define_singleton_method("install_log_sink", function!(install_log_sink, 0))?;
     class.define_singleton_method("next_log_line", function!(next_log_line, 1))?;
     class.define_singleton_method("metrics", function!(metrics, 0))?;
+    class.define_singleton_method("option_names", function!(option_names, 0))?;
     class.define_method("start", method!(Native::start, 0))?;
     class.define_method("stop", method!(Native::stop, 0))?;
     class.define_method("next_event", method!(Native::next_event, 1))?;

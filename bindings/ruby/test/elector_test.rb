@@ -185,6 +185,62 @@ class ElectorTest < Minitest::Test
     assert_equal "name", assert_raises(ArgumentError) { elector("Bad Name", "a") }.field
   end
 
+  # One invalid value for every option of the engine, named as this gem
+  # spells it; a test fails when the engine gains an option without a case.
+  def test_every_option_has_an_invalid_case_naming_it
+    base = { namespace: NAMESPACE, identity: "a" }
+    owner = { apiVersion: "v1", kind: "Pod", name: "p", uid: "u" }
+    cases = [
+      ["name", ["Bad Name", base]],
+      ["namespace", ["a", base.merge(namespace: "Bad_NS")]],
+      ["identity", ["a", base.merge(identity: "")]],
+      ["identity", ["a", base.merge(identity: 7)]],
+      ["lease_duration", ["a", base.merge(lease_duration: (2**32) + 15)]],
+      ["lease_duration", ["a", base.merge(lease_duration: 0)]],
+      ["renew_deadline", ["a", base.merge(renew_deadline: 1)]],
+      ["retry_period", ["a", base.merge(retry_period: -1)]],
+      ["release_on_stop", ["a", base.merge(release_on_stop: "yes")]],
+      ["release_timeout", ["a", base.merge(release_timeout: 0)]],
+      ["stop_timeout", ["a", base.merge(stop_timeout: Float::NAN)]],
+      ["labels", ["a", base.merge(labels: { "k" => "-bad-" })]],
+      ["owner.apiVersion", ["a", base.merge(owner: owner.merge(apiVersion: ""))]],
+      ["owner.kind", ["a", base.merge(owner: owner.merge(kind: ""))]],
+      ["owner.name", ["a", base.merge(owner: owner.merge(name: ""))]],
+      ["owner.uid", ["a", base.merge(owner: owner.merge(uid: ""))]],
+      ["owner", ["a", base.merge(owner: owner.merge(uid: 5))]],
+      ["kubeconfig", ["a", base.merge(kubeconfig: "")]],
+      ["kubeconfig", ["a", base.merge(kubeconfig: "/k", url: "https://k")]],
+      ["context", ["a", base.merge(context: "")]],
+      ["url", ["a", base.merge(url: "ftp://k")]],
+      ["token", ["a", base.merge(token: "t")]],
+      ["token_file", ["a", base.merge(url: "https://k", token: "t", token_file: "/t")]],
+      ["ca_file", ["a", base.merge(ca_file: "/ca")]],
+      ["insecure_skip_tls_verify", ["a", base.merge(insecure_skip_tls_verify: true)]],
+      ["insecure_skip_tls_verify", ["a", base.merge(insecure_skip_tls_verify: 1)]],
+      ["kubeclient", ["a", base.merge(kubeclient: kubeclient, url: "https://k")]]
+    ]
+    cases.each do |field, (name, options)|
+      error = assert_raises(KubernetesLeaderElection::ConfigError, options.inspect) do
+        KubernetesLeaderElection::Elector.new(name, **options)
+      end
+      assert_equal field, error.field, error.message
+      assert_match(/\A(invalid )?#{Regexp.escape(field)}: /, error.message)
+    end
+    refused = cases.map(&:first)
+    KubernetesLeaderElection::Native.option_names.each do |option|
+      assert_includes refused, option, "no invalid case for the engine's option #{option}"
+    end
+  end
+
+  # Every option of the engine is a keyword of Elector.new (owner.* are keys
+  # of owner:).
+  def test_every_option_of_the_engine_is_a_keyword
+    keywords = KubernetesLeaderElection::Elector.instance_method(:initialize).parameters.map { |_, name| name.to_s }
+    names = KubernetesLeaderElection::Native.option_names
+    refute_empty names
+    names.each { |option| assert_includes keywords, option.split(".").first, option }
+  end
+
   def test_labels_are_written_and_a_renewing_leader_is_healthy
     name = unique_lease
     e = elector(name, "a", labels: { "app" => "ruby-test" })

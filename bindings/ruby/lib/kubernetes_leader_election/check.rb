@@ -14,28 +14,25 @@ class KubernetesLeaderElection
       fail!(field, "must be a non-empty String", value) unless value.is_a?(String) && !value.empty?
     end
 
-    def strings(fields)
-      fields.each { |field, value| string(value, field.to_s) }
-    end
+    # Each value is one of `classes`; the engine checks what it holds.
+    def types(fields, *classes)
+      fields.each do |field, value|
+        next if classes.any? { |c| value.is_a?(c) }
 
-    # `error` with the engine's field names as this gem spells them (a
-    # prefix, such as owner_reference of owner_reference.uid, maps too).
-    def renamed(error, names)
-      field = error.field.to_s
-      names.each do |engine, ours|
-        next unless field == engine || field.start_with?("#{engine}.")
-
-        renamed = field.sub(engine, ours)
-        return ConfigError.new(error.message.sub("invalid #{field}:", "invalid #{renamed}:"), renamed)
+        fail!(field.to_s, "must be #{classes.map(&:name).join(' or ')}", value)
       end
-      error
     end
 
     def all_seconds(fields)
       fields.each { |field, value| seconds(value, field.to_s) }
     end
 
+    # A number the engine can read: its range is the engine's to check.
     def seconds(value, field)
+      fail!(field, "must be a finite number of seconds", value) unless number?(value)
+    end
+
+    def positive_seconds(value, field)
       fail!(field, "must be a positive number of seconds", value) unless number?(value) && value.positive?
     end
 
@@ -73,6 +70,14 @@ class KubernetesLeaderElection
       fail!(field, "must be a non-negative number of seconds", value) unless number?(value) && !value.negative?
     end
 
+    # Kubernetes' ownerReference shape, with String values.
+    def owner(value, field)
+      return if value.is_a?(Hash) && value.all? { |k, v| (k.is_a?(String) || k.is_a?(Symbol)) && scalar?(v) }
+
+      fail!(field, "must be a Hash of apiVersion:, kind:, name:, uid: Strings (controller:, blockOwnerDeletion: booleans)",
+            value)
+    end
+
     def labels(value, field)
       return if value.is_a?(Hash) && value.all? { |k, v| (k.is_a?(String) || k.is_a?(Symbol)) && v.is_a?(String) }
 
@@ -81,6 +86,10 @@ class KubernetesLeaderElection
 
     def one_of(value, allowed, field)
       fail!(field, "must be one of #{allowed.map(&:inspect).join(', ')}", value) unless allowed.include?(value)
+    end
+
+    def scalar?(value)
+      value.is_a?(String) || value == true || value == false
     end
 
     def number?(value)

@@ -7,20 +7,16 @@ class KubernetesLeaderElection
   module Connection
     module_function
 
-    # The connection from Elector's options: a kubeclient, else a
-    # kubeconfig and context, else inferred (KUBECONFIG, then in-cluster).
-    def of(kubeclient, kubeconfig, context)
-      if kubeclient
-        raise ConfigError.new("kubeclient: give kubeclient or kubeconfig, not both", "kubeclient") if kubeconfig || context
+    # The connection options for the engine: those given (type-checked),
+    # or those of a kubeclient, which cannot be given with them.
+    def of(kubeclient, **options)
+      given = options.compact
+      Check.types(given.except(:insecure_skip_tls_verify), String)
+      Check.types(given.slice(:insecure_skip_tls_verify), TrueClass, FalseClass)
+      return options unless kubeclient
+      raise ConfigError.new("kubeclient: give kubeclient or #{given.keys.join(', ')}, not both", "kubeclient") if given.any?
 
-        from_kubeclient(kubeclient)
-      elsif kubeconfig || context
-        Check.string(kubeconfig, "kubeconfig") if kubeconfig
-        Check.string(context, "context") if context
-        { kind: "kubeconfig", path: kubeconfig, context: context }
-      else
-        { kind: "infer" }
-      end
+      from_kubeclient(kubeclient)
     end
 
     # `client` is a Kubeclient::Client, or a callable returning one.
@@ -33,13 +29,16 @@ class KubernetesLeaderElection
       unsupported(auth, :username, "basic auth")
       unsupported(ssl, :client_cert, "client certificate auth")
       unsupported(ssl, :cert_store, "a cert_store (give ssl_options[:ca_file])")
+      if auth[:bearer_token] && auth[:bearer_token_file]
+        raise ConfigError.new("kubeclient: give bearer_token or bearer_token_file, not both", "kubeclient")
+      end
+
       {
-        kind: "url",
         url: server_url(client.api_endpoint),
         token: auth[:bearer_token],
         token_file: auth[:bearer_token_file],
         ca_file: ssl[:ca_file],
-        insecure_skip_tls_verify: ssl.key?(:verify_ssl) && ssl[:verify_ssl] == OpenSSL::SSL::VERIFY_NONE
+        insecure_skip_tls_verify: (true if ssl.key?(:verify_ssl) && ssl[:verify_ssl] == OpenSSL::SSL::VERIFY_NONE)
       }
     end
 

@@ -39,20 +39,25 @@ class KubernetesLeaderElection
 
     # `name`: the lease. Connection: `kubeclient:` (a Kubeclient::Client or
     # a callable returning one), else `kubeconfig:` and `context:`, else
-    # KUBECONFIG or the in-cluster service account. Durations in seconds,
-    # client-go's defaults; `release_timeout` bounds the release on stop
-    # (nil: 5 s); `stop_timeout` bounds how long `stop` keeps the lease
-    # (renewing it) while the `lost` blocks and `lead`'s block finish (nil:
-    # 10 s), after which the lease is left to expire instead of released.
-    # `logger` gets the engine's lines from `log_level` up (:debug, :info,
-    # :warn, :error).
+    # `url:` with `token:` or `token_file:` (re-read as it rotates),
+    # `ca_file:` and `insecure_skip_tls_verify:`, else KUBECONFIG or the
+    # in-cluster service account. Durations in seconds, client-go's
+    # defaults; `release_timeout` bounds the release on stop (nil: 5 s);
+    # `stop_timeout` bounds how long `stop` keeps the lease (renewing it)
+    # while the `lost` blocks and `lead`'s block finish (nil: 10 s), after
+    # which the lease is left to expire instead of released. `logger` gets
+    # the engine's lines from `log_level` up (:debug, :info, :warn, :error).
+    # The engine checks every value; this checks only Ruby types.
     def initialize(name, namespace:, identity:, kubeclient: nil, kubeconfig: nil, context: nil,
+                   url: nil, token: nil, token_file: nil, ca_file: nil, insecure_skip_tls_verify: nil,
                    lease_duration: 15, renew_deadline: 10, retry_period: 2, release_on_stop: true,
                    release_timeout: nil, stop_timeout: nil, owner: nil, labels: nil, logger: nil, log_level: :debug)
-      Check.strings(name: name, namespace: namespace, identity: identity)
+      Check.types({ name: name, namespace: namespace, identity: identity }, String)
+      Check.types({ release_on_stop: release_on_stop }, TrueClass, FalseClass)
       Check.all_seconds(lease_duration: lease_duration, renew_deadline: renew_deadline, retry_period: retry_period)
       Check.all_seconds({ release_timeout: release_timeout, stop_timeout: stop_timeout }.compact)
       Check.labels(labels, "labels") unless labels.nil?
+      Check.owner(owner, "owner") unless owner.nil?
       Check.logger(logger, "logger") if logger
       Check.one_of(log_level, Logs::ORDER, "log_level")
       @name = name
@@ -62,17 +67,17 @@ class KubernetesLeaderElection
       @log_level = log_level
       @handlers = Hash.new { |handlers, type| handlers[type] = [] }
       @finished = false
+      connection = Connection.of(kubeclient, kubeconfig: kubeconfig, context: context, url: url, token: token,
+                                             token_file: token_file, ca_file: ca_file,
+                                             insecure_skip_tls_verify: insecure_skip_tls_verify)
       @native = Native.new(JSON.generate(
                              namespace: namespace, lease_name: name, identity: identity,
                              # Floats: JSON writes a Rational or a BigDecimal as a string.
                              lease_duration: lease_duration.to_f, renew_deadline: renew_deadline.to_f,
-                             retry_period: retry_period.to_f, release_on_stop: release_on_stop ? true : false,
+                             retry_period: retry_period.to_f, release_on_stop: release_on_stop,
                              release_timeout: release_timeout&.to_f, stop_timeout: stop_timeout&.to_f, owner: owner,
-                             labels: labels,
-                             connection: Connection.of(kubeclient, kubeconfig, context)
+                             labels: labels, **connection
                            ))
-    rescue ConfigError => e
-      raise Check.renamed(e, "lease_name" => "name", "owner_reference" => "owner")
     end
 
     # Calls the block with each event of `type` (one of EVENTS). Register
