@@ -255,17 +255,19 @@ class ElectorTest < Minitest::Test
     e&.stop
   end
 
-  # A Ruby elector and a Rust one (the demo's candidate process, client-go's
-  # 15/10/2 s timings) share one lease: each waits for the other's release.
+  # A Ruby elector and a Rust one (the candidate program of the demo and the
+  # benchmarks, client-go's 15/10/2 s timings) share one lease: each waits
+  # for the other's release.
   def test_a_ruby_and_a_rust_elector_share_a_lease
-    demo = ENV.fetch("ELECTOR_DEMO_BIN")
+    participant = ENV.fetch("ELECTOR_PARTICIPANT")
     name = unique_lease
     ruby = elector(name, "ruby-1")
     events = recorded(ruby)
     ruby.start
     next_of(events, :acquired)
 
-    rust = Child.new({ "ELECTOR_KUBECONFIG" => ENV.fetch("ELECTOR_KUBECONFIG") }, demo, "candidate", "rust-1", name)
+    rust = Child.new({}, participant, "--kubeconfig", ENV.fetch("ELECTOR_KUBECONFIG"), "--lease", name,
+                     "--identity", "rust-1", "--verbose")
     (@children ||= []) << rust
     assert rust.line(/leader ruby-1/), rust.output
     ruby.stop

@@ -11,6 +11,10 @@
 //! `stopped`. SIGTERM stops every elector (releasing held leases), prints
 //! each one's API requests (`requests total=N ...`) and exits.
 //!
+//! `--verbose` also prints `leader <identity>` when the observed leader
+//! changes (`leader (none)` when there is none) and `error <kind> <message>`
+//! for the API errors the elector rides out: the demo shows them.
+//!
 //! `--work lead` does leader work through `Elector::lead`: units of up to
 //! 10 ms of CPU and an await of up to 100 ms, each printed as `unit_begin`
 //! and `unit_end`. `--work events` does the same units in the idiom of hosts
@@ -32,7 +36,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const USAGE: &str = "usage: elector-participant --kubeconfig FILE --lease NAME --identity ID \
 [--context elector] [--namespace default] [--count 1] [--distinct-leases] [--first-index 0] \
 [--lease-duration-ms 15000] [--renew-deadline-ms 10000] [--retry-period-ms 2000] \
-[--work none|lead|events]";
+[--work none|lead|events] [--verbose]";
 
 /// Leader work: how a participant runs its units, if at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,7 @@ struct Options {
     renew_deadline: Duration,
     retry_period: Duration,
     work: Work,
+    verbose: bool,
 }
 
 impl Options {
@@ -79,10 +84,17 @@ impl Options {
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
             work: Work::None,
+            verbose: false,
         };
         while let Some(flag) = args.next() {
-            if flag == "--distinct-leases" {
-                options.distinct_leases = true;
+            // Switches first; every other flag takes a value.
+            let switch = match flag.as_str() {
+                "--distinct-leases" => Some(&mut options.distinct_leases),
+                "--verbose" => Some(&mut options.verbose),
+                _ => None,
+            };
+            if let Some(switch) = switch {
+                *switch = true;
                 continue;
             }
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -254,6 +266,12 @@ async fn main() -> Result<()> {
                     ..
                 } => print(at, index, "identity_conflict", ""),
                 Event::Stopped => print(at, index, "stopped", ""),
+                Event::LeaderChanged { leader, .. } if options.verbose => {
+                    print(at, index, "leader", leader.as_deref().unwrap_or("(none)"))
+                }
+                Event::Error { kind, message } if options.verbose => {
+                    print(at, index, "error", &format!("{kind} {message}"))
+                }
                 _ => {}
             }
         }
@@ -269,11 +287,15 @@ async fn main() -> Result<()> {
     for (index, elector) in electors.iter().enumerate() {
         let stats = elector.stats();
         let detail = format!(
-            "total={} gets={} watches={} watch_restarts={}",
+            "total={} gets={} creates={} updates={} watches={} watch_restarts={} conflicts={} renewals={}",
             stats.requests(),
             stats.gets,
+            stats.creates,
+            stats.updates,
             stats.watches,
-            stats.watch_restarts
+            stats.watch_restarts,
+            stats.conflicts,
+            stats.renewals
         );
         print(monotonic_ns(), index, "requests", &detail);
     }

@@ -7,17 +7,18 @@
 //! Run it with `tests/demo`, which starts the control plane first. By hand:
 //!
 //! ```text
-//! ELECTOR_KUBECONFIG=$(tests/cluster/up | tail -1) cargo run --release -p elector-core --example demo
+//! cargo build --release -p elector-participant
+//! ELECTOR_KUBECONFIG=$(tests/cluster/up | tail -1) target/release/demo
 //! ```
 //!
-//! The same binary is each candidate: `demo candidate <identity> <lease>`.
+//! Each candidate is `elector-participant` (beside this binary), the same
+//! program the benchmarks and the chaos suite run, with `--verbose`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use elector_core::{Config, Connection, Elector, Event};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -32,11 +33,9 @@ const BASELINE: Duration = Duration::from_secs(20);
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.get(1).map(String::as_str) {
-        Some("candidate") => candidate(&args[2], &args[3]).await,
+    match std::env::args().nth(1) {
         None => orchestrate().await,
-        Some(other) => Err(format!("unknown argument {other:?}").into()),
+        Some(other) => Err(format!("unknown argument {other:?}; the demo takes none").into()),
     }
 }
 
@@ -46,60 +45,17 @@ fn kubeconfig() -> Result<PathBuf> {
         .ok_or_else(|| "set ELECTOR_KUBECONFIG (tests/demo does)".into())
 }
 
-/// One candidate process: prints each event as a line, stops gracefully on
-/// SIGTERM and prints its counters last.
-async fn candidate(identity: &str, lease: &str) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+/// The candidate program, built beside this one.
+fn participant() -> Result<PathBuf> {
+    let path = std::env::current_exe()?.with_file_name("elector-participant");
+    match path.exists() {
+        true => Ok(path),
+        false => Err(format!(
+            "{} is missing: cargo build -p elector-participant builds it",
+            path.display()
         )
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
-    let config = Config::builder("default", lease, identity)
-        .connection(Connection::Kubeconfig {
-            path: Some(kubeconfig()?),
-            context: Some("elector".into()),
-        })
-        .build()?;
-    let elector = Elector::new(config);
-    let mut events = elector.events()?;
-    elector.start().await?;
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let started = Instant::now();
-    loop {
-        tokio::select! {
-            _ = terminate.recv() => {
-                // Not stop().await: it would wait for this loop to take
-                // `Lost`, which acknowledges it. The events tell the rest.
-                elector.request_stop();
-            }
-            event = events.recv() => match event {
-                Some(Event::Acquired { term, .. }) => println!("acquired term={term}"),
-                Some(Event::Lost { reason, .. }) => println!("lost reason={reason}"),
-                Some(Event::LeaderChanged { leader, .. }) => {
-                    println!("leader {}", leader.as_deref().unwrap_or("(none)"));
-                }
-                Some(Event::Error { kind, message }) => println!("error {kind}: {message}"),
-                Some(Event::Renewed { .. }) => {}
-                Some(Event::Stopped) | None => break,
-                Some(_) => {}
-            }
-        }
+        .into()),
     }
-    let s = elector.stats();
-    println!(
-        "stats seconds={:.1} gets={} creates={} updates={} watches={} watch_restarts={} conflicts={} renewals={}",
-        started.elapsed().as_secs_f64(),
-        s.gets,
-        s.creates,
-        s.updates,
-        s.watches,
-        s.watch_restarts,
-        s.conflicts,
-        s.renewals
-    );
-    Ok(())
 }
 
 /// A line a candidate printed, and when the orchestrator read it.
@@ -121,8 +77,11 @@ struct Demo {
 impl Demo {
     fn spawn(&mut self, identity: &str) -> Result<()> {
         let log = std::env::temp_dir().join(format!("elector-demo-{identity}.log"));
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["candidate", identity, &self.lease])
+        let kubeconfig = kubeconfig()?;
+        let mut child = Command::new(participant()?)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--lease", &self.lease, "--identity", identity, "--verbose"])
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log)?)
             .kill_on_drop(true)
@@ -132,7 +91,14 @@ impl Demo {
         let id = identity.to_string();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(text)) = lines.next_line().await {
+            while let Ok(Some(line)) = lines.next_line().await {
+                // `<monotonic ns> <index> <event> [detail]`: the event on.
+                let text = line
+                    .splitn(3, ' ')
+                    .nth(2)
+                    .unwrap_or(&line)
+                    .trim_end()
+                    .to_string();
                 let _ = sender.send(Line {
                     identity: id.clone(),
                     text,
@@ -154,7 +120,7 @@ impl Demo {
     }
 
     fn show(&mut self, line: &Line) {
-        if let Some(stats) = line.text.strip_prefix("stats ") {
+        if let Some(stats) = line.text.strip_prefix("requests ") {
             self.stats.insert(line.identity.clone(), stats.to_string());
             return;
         }
