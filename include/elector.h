@@ -528,7 +528,8 @@ elector_result elector_config_set_kubeconfig(struct elector_config *config,
  Connects to an explicit API server `url` ("https://host:port"), with a
  bearer `token` or a `token_file` (re-read at least once a minute as it
  rotates; at most one of the two, both may be NULL) and the PEM `ca_file`
- of the server's CA (NULL: the platform's roots). Not with
+ of the server's CA (NULL: the platform's roots). `url` NULL: none, and
+ elector_new refuses the others if given. Not with
  elector_config_set_kubeconfig: elector_new then fails with
  ELECTOR_ERR_INVALID_CONNECTION, as it does when both a token and a token
  file are given.

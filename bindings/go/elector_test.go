@@ -429,6 +429,15 @@ func TestConfigHasEveryOption(t *testing.T) {
 			t.Errorf("option %s: %s has no field %s", name, typ.Name(), field)
 		}
 	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if field := elector.ConfigFields[name]; !strings.Contains(string(readme), "`"+field+"`") {
+			t.Errorf("README.md does not document %s", field)
+		}
+	}
 	if len(elector.ConfigFields) != len(names) {
 		t.Errorf("ConfigFields maps %d options, the library has %d", len(elector.ConfigFields), len(names))
 	}

@@ -74,6 +74,31 @@ pub enum DefaultValue {
     Unset(&'static str),
 }
 
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Text => "text",
+            Kind::Secret => "secret text",
+            Kind::Path => "path",
+            Kind::Duration => "duration",
+            Kind::Flag => "flag",
+            Kind::Labels => "labels",
+        })
+    }
+}
+
+impl std::fmt::Display for DefaultValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefaultValue::Required => f.write_str("required"),
+            DefaultValue::Text(text) => write!(f, "{text:?}"),
+            DefaultValue::Duration(duration) => write!(f, "{duration:?}"),
+            DefaultValue::Flag(flag) => write!(f, "{flag}"),
+            DefaultValue::Unset(meaning) => f.write_str(meaning),
+        }
+    }
+}
+
 /// One option, described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spec {

@@ -356,6 +356,11 @@ mod tests {
             let declared = format!("elector_result {}(", setter(field));
             assert!(header.contains(&declared), "{field}: no {declared}");
         }
+        let readme = include_str!("../README.md");
+        for field in Field::all() {
+            let named = format!("`{}`", setter(field));
+            assert!(readme.contains(&named), "README.md does not document {named}");
+        }
     }
 
     #[test]

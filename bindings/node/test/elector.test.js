@@ -216,6 +216,8 @@ test('the package has every option of the engine, declared in index.d.ts', () =>
     const top = option.split('.')[0]
     assert.match(options, new RegExp(`^  ${top}\\?: `, 'm'), `${option} is not declared in ElectorOptions`)
   }
+  const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8')
+  for (const option of names) assert.ok(readme.includes(`\`${option}\``), `README.md does not document ${option}`)
 })
 
 test('options are checked the same out of a cluster (without KUBERNETES_SERVICE_HOST)', (t) => {

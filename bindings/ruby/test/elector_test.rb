@@ -239,6 +239,8 @@ class ElectorTest < Minitest::Test
     names = KubernetesLeaderElection::Native.option_names
     refute_empty names
     names.each { |option| assert_includes keywords, option.split(".").first, option }
+    readme = File.read(File.join(__dir__, "..", "README.md"))
+    names.each { |option| assert_includes readme, "`#{option}`", "README.md does not document #{option}" }
   end
 
   def test_labels_are_written_and_a_renewing_leader_is_healthy
