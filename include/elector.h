@@ -517,8 +517,9 @@ elector_result elector_config_add_label(struct elector_config *config,
 /*
  Connects with a kubeconfig file. `path` NULL: KUBECONFIG or
  ~/.kube/config; `context` NULL: the file's current context; both NULL:
- inferred, as by default. Not with elector_config_set_url: elector_new
- then fails with ELECTOR_ERR_INVALID_CONNECTION naming the option.
+ inferred, as by default (then in-cluster when no kubeconfig exists).
+ Not with elector_config_set_url: elector_new then fails with
+ ELECTOR_ERR_INVALID_CONNECTION naming kubeconfig.
  */
 elector_result elector_config_set_kubeconfig(struct elector_config *config,
                                              const char *path,
@@ -528,11 +529,11 @@ elector_result elector_config_set_kubeconfig(struct elector_config *config,
  Connects to an explicit API server `url` ("https://host:port"), with a
  bearer `token` or a `token_file` (re-read at least once a minute as it
  rotates; at most one of the two, both may be NULL) and the PEM `ca_file`
- of the server's CA (NULL: the platform's roots). `url` NULL: none, and
- elector_new refuses the others if given. Not with
- elector_config_set_kubeconfig: elector_new then fails with
- ELECTOR_ERR_INVALID_CONNECTION, as it does when both a token and a token
- file are given.
+ of the server's CA (NULL: the platform's roots). Not with
+ elector_config_set_kubeconfig (see there). `url` NULL with any of the others:
+ elector_new refuses them (ELECTOR_ERR_INVALID_CONNECTION, naming the
+ option), as it refuses a token with a token file; all four NULL:
+ ELECTOR_ERR_NULL_PARAMETER.
  */
 elector_result elector_config_set_url(struct elector_config *config,
                                       const char *url,

@@ -37,6 +37,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -322,7 +323,8 @@ func (e *Elector) use(f func(ptr *C.elector) error) error {
 	return f(e.ptr)
 }
 
-// checkNoNUL rejects strings C would silently cut short.
+// checkNoNUL rejects strings C would silently cut short, or refuse under
+// its own argument names.
 func checkNoNUL(cfg Config) error {
 	fields := map[string]string{
 		"Namespace": cfg.Namespace, "LeaseName": cfg.LeaseName, "Identity": cfg.Identity,
@@ -341,6 +343,9 @@ func checkNoNUL(cfg Config) error {
 	for field, value := range fields {
 		if strings.IndexByte(value, 0) >= 0 {
 			return &Error{Code: InvalidArgument, Field: field, Message: "invalid " + field + ": contains a NUL byte"}
+		}
+		if !utf8.ValidString(value) {
+			return &Error{Code: InvalidUTF8, Field: field, Message: "invalid " + field + ": is not valid UTF-8"}
 		}
 	}
 	return nil

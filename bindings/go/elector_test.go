@@ -158,6 +158,9 @@ func TestInvalidConfig(t *testing.T) {
 		{"CA file without a URL", func(c *elector.Config) { c.CAFile = "/ca" }, elector.InvalidConnection, "CAFile"},
 		{"insecure without a URL", func(c *elector.Config) { c.InsecureSkipTLSVerify = true }, elector.InvalidConnection, "InsecureSkipTLSVerify"},
 		{"NUL", func(c *elector.Config) { c.Identity = "a\x00b" }, elector.InvalidArgument, "Identity"},
+		{"UTF-8", func(c *elector.Config) { c.Owner = &elector.OwnerReference{"v1", "Pod", "\xff", "u"} }, elector.InvalidUTF8, "Owner.Name"},
+		{"release timeout past int32 seconds", func(c *elector.Config) { c.ReleaseTimeout = 1 << 62 }, elector.InvalidTiming, "ReleaseTimeout"},
+		{"stop timeout past int32 seconds", func(c *elector.Config) { c.StopTimeout = 1 << 62 }, elector.InvalidTiming, "StopTimeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -324,6 +324,24 @@ impl ConfigBuilder {
                 format!("contains a control character (such as NUL or a newline) at byte {at}"),
             ));
         }
+        // Each duration within range first, so that an absurd value is
+        // named itself, not by the rule it breaks beside another.
+        for (field, value) in [
+            (Field::LeaseDuration, c.lease_duration),
+            (Field::RenewDeadline, c.renew_deadline),
+            (Field::RetryPeriod, c.retry_period),
+            (Field::ReleaseTimeout, c.release_timeout),
+            (Field::StopTimeout, c.stop_timeout),
+        ] {
+            if value > MAX_DURATION {
+                return Err(ConfigError::new(
+                    field,
+                    format!(
+                        "must be at most {MAX_DURATION:?} (leaseDurationSeconds' int32 range); received {value:?}"
+                    ),
+                ));
+            }
+        }
         check_timings(c.lease_duration, c.renew_deadline, c.retry_period)?;
         if c.release_timeout.is_zero() {
             return Err(ConfigError::new(

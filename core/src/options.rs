@@ -116,7 +116,7 @@ pub(crate) const DNS_LABEL: &str = "a DNS label (at most 63 characters of a-z, 0
 pub(crate) const DNS_SUBDOMAIN: &str = "a DNS subdomain (at most 253 characters of a-z, 0-9, '-' and '.', \
                              each part starting and ending with a letter or digit)";
 const OWNER_DEFAULT: DefaultValue = DefaultValue::Unset("no owner: the lease outlives its holders");
-const ONLY_WITH_URL: &str = "given only with url";
+const ONLY_WITH_URL: &str = "true only with url";
 
 /// Every option in one table, in [`Field`]'s order.
 pub static OPTIONS: [Spec; 21] = {
@@ -170,14 +170,14 @@ pub static OPTIONS: [Spec; 21] = {
             F::RenewDeadline,
             Kind::Duration,
             D(DEFAULT_RENEW_DEADLINE),
-            "greater than 1.2 × retry_period",
+            "greater than 1.2 × retry_period, and at most 2147483647s",
             "How long a leader keeps trying to renew before it steps down.",
         ),
         spec(
             F::RetryPeriod,
             Kind::Duration,
             D(DEFAULT_RETRY_PERIOD),
-            "at least 10ms",
+            "at least 10ms, and at most 2147483647s",
             "How often a leader renews, and a candidate without a watch polls.",
         ),
         spec(
@@ -191,14 +191,14 @@ pub static OPTIONS: [Spec; 21] = {
             F::ReleaseTimeout,
             Kind::Duration,
             D(DEFAULT_RELEASE_TIMEOUT),
-            "greater than zero",
+            "greater than zero, and at most 2147483647s",
             "The time a stop may spend releasing the lease; after it the lease is left to expire.",
         ),
         spec(
             F::StopTimeout,
             Kind::Duration,
             D(DEFAULT_STOP_TIMEOUT),
-            "greater than zero",
+            "greater than zero, and at most 2147483647s",
             "How long a stopping leader keeps the lease while its work stops (until lost is \
              acknowledged); after it the lease is left to expire.",
         ),
@@ -339,8 +339,9 @@ impl std::fmt::Display for Field {
 
 /// Every option, flat, as bindings and the command line take them: `None`
 /// (or empty labels) is the default. [`build`](Self::build) checks every
-/// rule, including how the connection options combine.
-#[derive(Debug, Clone, PartialEq)]
+/// rule, including how the connection options combine. Its `Debug` output
+/// never shows the token.
+#[derive(Clone, PartialEq)]
 pub struct Options {
     pub namespace: Option<String>,
     pub lease_name: String,
@@ -360,6 +361,31 @@ pub struct Options {
     pub token_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_tls_verify: Option<bool>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("namespace", &self.namespace)
+            .field("lease_name", &self.lease_name)
+            .field("identity", &self.identity)
+            .field("lease_duration", &self.lease_duration)
+            .field("renew_deadline", &self.renew_deadline)
+            .field("retry_period", &self.retry_period)
+            .field("release_on_stop", &self.release_on_stop)
+            .field("release_timeout", &self.release_timeout)
+            .field("stop_timeout", &self.stop_timeout)
+            .field("labels", &self.labels)
+            .field("owner_reference", &self.owner_reference)
+            .field("kubeconfig", &self.kubeconfig)
+            .field("context", &self.context)
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("ca_file", &self.ca_file)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .finish()
+    }
 }
 
 impl Options {
@@ -573,6 +599,53 @@ mod tests {
             DefaultValue::Flag(config.release_on_stop())
         );
         assert_eq!(config.connection(), &Connection::Infer);
+    }
+
+    #[test]
+    fn rule_texts_state_the_constants() {
+        use crate::config::{JITTER_FACTOR, MAX_DURATION, MIN_RETRY_PERIOD};
+        let rule = |field: Field| field.spec().rule;
+        assert!(rule(Field::RetryPeriod).contains(&format!("at least {MIN_RETRY_PERIOD:?}")));
+        assert!(rule(Field::RenewDeadline).contains(&format!("{JITTER_FACTOR} × retry_period")));
+        for field in [
+            Field::LeaseDuration,
+            Field::RenewDeadline,
+            Field::RetryPeriod,
+        ] {
+            assert!(
+                rule(field).contains(&MAX_DURATION.as_secs().to_string()),
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let mut options = Options::new("l", "i");
+        options.token = Some("s3cret".into());
+        let shown = format!("{options:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn every_duration_is_bounded_and_named_itself() {
+        let huge = Some(crate::config::MAX_DURATION + Duration::from_secs(1));
+        let field_of = |f: &dyn Fn(&mut Options)| {
+            let mut options = Options::new("l", "i");
+            f(&mut options);
+            options.build().unwrap_err().field
+        };
+        assert_eq!(field_of(&|o| o.lease_duration = huge), Field::LeaseDuration);
+        assert_eq!(field_of(&|o| o.renew_deadline = huge), Field::RenewDeadline);
+        assert_eq!(field_of(&|o| o.retry_period = huge), Field::RetryPeriod);
+        assert_eq!(
+            field_of(&|o| o.release_timeout = huge),
+            Field::ReleaseTimeout
+        );
+        assert_eq!(field_of(&|o| o.stop_timeout = huge), Field::StopTimeout);
     }
 
     #[test]

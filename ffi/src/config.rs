@@ -11,18 +11,31 @@ use elector_core::{Config, Field, Options};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use crate::boundary::{arg_mut, ffi_boundary, opt_str_arg, str_arg, try_ffi};
-use crate::result::{config_error, elector_result};
+use crate::result::{config_error, elector_result, fail};
 
 /// Options for an elector, filled by the elector_config_set_* functions.
 /// Not thread-safe: use one config from one thread at a time.
 #[derive(Debug)]
 pub struct elector_config {
     options: Options,
+    /// Whether elector_config_set_kubeconfig was called: with NULL, NULL it
+    /// leaves no trace in `options`, yet must not be dropped beside a URL.
+    kubeconfig_set: bool,
 }
 
 impl elector_config {
     /// The validated core configuration, or the code of the broken rule.
     pub(crate) fn build(&self) -> Result<Config, elector_result> {
+        // A path or context beside a URL is core's to refuse, by name.
+        let default_kubeconfig =
+            self.options.kubeconfig.is_none() && self.options.context.is_none();
+        if self.kubeconfig_set && default_kubeconfig && self.options.url.is_some() {
+            return Err(fail(
+                elector_result::ELECTOR_ERR_INVALID_CONNECTION,
+                "invalid kubeconfig: give a kubeconfig or a url, not both \
+                 (elector_config_set_kubeconfig and elector_config_set_url were both called)",
+            ));
+        }
         self.options
             .clone()
             .build()
@@ -43,6 +56,7 @@ pub unsafe extern "C" fn elector_config_new(
         let out = try_ffi!(unsafe { arg_mut(out_config, "out_config") });
         *out = Box::into_raw(Box::new(elector_config {
             options: Options::new("", ""),
+            kubeconfig_set: false,
         }));
         elector_result::ELECTOR_OK
     })
@@ -251,8 +265,9 @@ pub unsafe extern "C" fn elector_config_add_label(
 
 /// Connects with a kubeconfig file. `path` NULL: KUBECONFIG or
 /// ~/.kube/config; `context` NULL: the file's current context; both NULL:
-/// inferred, as by default. Not with elector_config_set_url: elector_new
-/// then fails with ELECTOR_ERR_INVALID_CONNECTION naming the option.
+/// inferred, as by default (then in-cluster when no kubeconfig exists).
+/// Not with elector_config_set_url: elector_new then fails with
+/// ELECTOR_ERR_INVALID_CONNECTION naming kubeconfig.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_config_set_kubeconfig(
     config: *mut elector_config,
@@ -263,6 +278,7 @@ pub unsafe extern "C" fn elector_config_set_kubeconfig(
         // SAFETY: NUL-terminated strings or NULL, as documented.
         let (path, context) =
             unsafe { (opt_str_arg(path, "path")?, opt_str_arg(context, "context")?) };
+        c.kubeconfig_set = true;
         c.options.kubeconfig = path.map(PathBuf::from);
         c.options.context = context.map(str::to_string);
         Ok(())
@@ -272,11 +288,11 @@ pub unsafe extern "C" fn elector_config_set_kubeconfig(
 /// Connects to an explicit API server `url` ("https://host:port"), with a
 /// bearer `token` or a `token_file` (re-read at least once a minute as it
 /// rotates; at most one of the two, both may be NULL) and the PEM `ca_file`
-/// of the server's CA (NULL: the platform's roots). `url` NULL: none, and
-/// elector_new refuses the others if given. Not with
-/// elector_config_set_kubeconfig: elector_new then fails with
-/// ELECTOR_ERR_INVALID_CONNECTION, as it does when both a token and a token
-/// file are given.
+/// of the server's CA (NULL: the platform's roots). Not with
+/// elector_config_set_kubeconfig (see there). `url` NULL with any of the others:
+/// elector_new refuses them (ELECTOR_ERR_INVALID_CONNECTION, naming the
+/// option), as it refuses a token with a token file; all four NULL:
+/// ELECTOR_ERR_NULL_PARAMETER.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn elector_config_set_url(
     config: *mut elector_config,
@@ -295,6 +311,15 @@ pub unsafe extern "C" fn elector_config_set_url(
                 opt_str_arg(ca_file, "ca_file")?,
             )
         };
+        if [url, token, token_file, ca_file]
+            .iter()
+            .all(Option::is_none)
+        {
+            return Err(fail(
+                elector_result::ELECTOR_ERR_NULL_PARAMETER,
+                "url: NULL, and no token, token_file or ca_file either",
+            ));
+        }
         c.options.url = url.map(str::to_string);
         c.options.token = token.map(str::to_string);
         c.options.token_file = token_file.map(PathBuf::from);
@@ -359,7 +384,10 @@ mod tests {
         let readme = include_str!("../README.md");
         for field in Field::all() {
             let named = format!("`{}`", setter(field));
-            assert!(readme.contains(&named), "README.md does not document {named}");
+            assert!(
+                readme.contains(&named),
+                "README.md does not document {named}"
+            );
         }
     }
 

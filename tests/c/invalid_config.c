@@ -11,7 +11,6 @@ static size_t refused_count = 0;
 /* Checks that `result` is `expected` and that the message names `field`. */
 static void expect(const char *what, elector_result result, elector_result expected,
                    const char *field) {
-  if (refused_count < sizeof refused / sizeof refused[0]) refused[refused_count++] = field;
   char message[512];
   size_t n = 0;
   elector_error_message(result, message, sizeof message, &n);
@@ -39,6 +38,15 @@ static void expect_new(const char *what, elector_config *config, elector_result 
   elector_result result = elector_new(config, &e);
   CHECK(result == ELECTOR_OK || e == (elector *)0x1);
   expect(what, result, expected, field);
+  /* A configuration error names its option first: "invalid <field>: ". */
+  char message[512], prefix[128];
+  size_t n = 0;
+  elector_error_message(result, message, sizeof message, &n);
+  snprintf(prefix, sizeof prefix, "invalid %s: ", field);
+  if (strncmp(message, prefix, strlen(prefix)) == 0 &&
+      refused_count < sizeof refused / sizeof refused[0]) {
+    refused[refused_count++] = field;
+  }
   if (result == ELECTOR_OK) elector_free(e);
   elector_config_free(config);
 }
@@ -155,9 +163,22 @@ int main(void) {
   CHECK_OK(elector_config_set_kubeconfig(c, NULL, ""));
   expect_new("empty context", c, ELECTOR_ERR_INVALID_CONNECTION, "context");
   c = valid();
+  CHECK_OK(elector_config_set_url(c, NULL, NULL, "/t", NULL));
+  expect_new("token file without a url", c, ELECTOR_ERR_INVALID_CONNECTION, "token_file");
+  c = valid();
+  expect("set_url with nothing", elector_config_set_url(c, NULL, NULL, NULL, NULL),
+         ELECTOR_ERR_NULL_PARAMETER, "url");
+  elector_config_free(c);
+  /* Both kinds of connection are refused, whatever the order and even with
+   * NULL arguments (the inferred kubeconfig). */
+  c = valid();
+  CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", NULL, NULL, NULL));
+  CHECK_OK(elector_config_set_kubeconfig(c, NULL, NULL));
+  expect_new("url, then the default kubeconfig", c, ELECTOR_ERR_INVALID_CONNECTION, "kubeconfig");
+  c = valid();
   CHECK_OK(elector_config_set_kubeconfig(c, "/k", NULL));
   CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", NULL, NULL, NULL));
-  expect_new("kubeconfig and url", c, ELECTOR_ERR_INVALID_CONNECTION, "kubeconfig");
+  expect_new("kubeconfig, then a url", c, ELECTOR_ERR_INVALID_CONNECTION, "kubeconfig");
   c = valid();
   CHECK_OK(elector_config_set_url(c, "https://127.0.0.1:1", " ", NULL, NULL));
   expect_new("blank token", c, ELECTOR_ERR_INVALID_CONNECTION, "token");

@@ -230,10 +230,10 @@ class Elector extends EventEmitter {
     } catch (err) {
       throw configError(err)
     }
-    // Without KUBERNETES_SERVICE_HOST, and with no kubeconfig or url named,
+    // Without KUBERNETES_SERVICE_HOST, and with no kubeconfig, context or url,
     // this is not in a cluster: lead without any API call (local
     // development), as the original package does.
-    this.#local = !process.env.KUBERNETES_SERVICE_HOST && kubeconfig === undefined && url === undefined
+    this.#local = !process.env.KUBERNETES_SERVICE_HOST && [kubeconfig, context, url].every((v) => v === undefined)
     if (this.#local) return
     this.#native = checked
     this.#log_key = loggerKey(namespace, lease_name, identity)

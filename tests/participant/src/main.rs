@@ -270,6 +270,8 @@ async fn main() -> Result<()> {
                     print(at, index, "leader", leader.as_deref().unwrap_or("(none)"))
                 }
                 Event::Error { kind, message } if options.verbose => {
+                    // One event per line, whatever the message holds.
+                    let message = message.replace(['\n', '\r'], " ");
                     print(at, index, "error", &format!("{kind} {message}"))
                 }
                 _ => {}

@@ -70,12 +70,24 @@ class KubernetesLeaderElection
       fail!(field, "must be a non-negative number of seconds", value) unless number?(value) && !value.negative?
     end
 
-    # Kubernetes' ownerReference shape, with String values.
-    def owner(value, field)
-      return if value.is_a?(Hash) && value.all? { |k, v| (k.is_a?(String) || k.is_a?(Symbol)) && scalar?(v) }
+    OWNER_STRINGS = %w[apiVersion kind name uid].freeze
+    OWNER_FLAGS = %w[controller blockOwnerDeletion].freeze
 
-      fail!(field, "must be a Hash of apiVersion:, kind:, name:, uid: Strings (controller:, blockOwnerDeletion: booleans)",
-            value)
+    # Kubernetes' ownerReference shape: String values for its four names,
+    # booleans for its two flags, no other key. A missing name is the
+    # engine's to refuse.
+    def owner(value, field)
+      fail!(field, "must be a Hash (apiVersion:, kind:, name:, uid:)", value) unless value.is_a?(Hash)
+      value.each do |key, item|
+        name = "#{field}.#{key}"
+        if OWNER_STRINGS.include?(key.to_s)
+          fail!(name, "must be a String", item) unless item.is_a?(String)
+        elsif OWNER_FLAGS.include?(key.to_s)
+          fail!(name, "must be true or false", item) unless [true, false].include?(item)
+        else
+          fail!(name, "is not a key of an ownerReference (#{(OWNER_STRINGS + OWNER_FLAGS).join(', ')})", item)
+        end
+      end
     end
 
     def labels(value, field)
@@ -86,10 +98,6 @@ class KubernetesLeaderElection
 
     def one_of(value, allowed, field)
       fail!(field, "must be one of #{allowed.map(&:inspect).join(', ')}", value) unless allowed.include?(value)
-    end
-
-    def scalar?(value)
-      value.is_a?(String) || value == true || value == false
     end
 
     def number?(value)

@@ -82,6 +82,8 @@ impl Demo {
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .args(["--lease", &self.lease, "--identity", identity, "--verbose"])
+            // The engine's info lines (acquired, released, ...) in its log.
+            .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log)?)
             .kill_on_drop(true)
