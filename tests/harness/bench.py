@@ -17,7 +17,7 @@ from pathlib import Path
 
 import report
 from timeline import units
-from fleet import JS_PACKAGE, KINDS, LEASE_SECONDS, OURS_NODE, OURS_RUST, Fleet, now
+from fleet import JS_PACKAGE, KINDS, LEASE_SECONDS, OURS_CLI, OURS_NODE, OURS_RUST, Fleet, now
 
 # Standbys are given this long to open their watches before the leader goes.
 SETTLE_SECONDS = 1
@@ -298,6 +298,79 @@ class Bench:
                              'p99 from start()', 'p50 vs ours (Rust)'], rows)
 
 
+def free_port():
+    import socket
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def elector_command(bench):
+    """`elector run`: a graceful handover, from the old program's exit to
+    the new program's start, and the RSS of idle `elector run` and `elector
+    sidecar` processes beside ours (Rust)'s participant."""
+    fleet = bench.fleet
+    lease = bench.lease('cli-handover')
+    leader = bench.leader(OURS_CLI, lease)
+    gaps, missed = [], 0
+    for _ in range(bench.rounds):
+        standby = fleet.start(OURS_CLI, lease)
+        standby.wait_event('started', 30)
+        time.sleep(SETTLE_SECONDS)
+        leader.terminate(wait=False)
+        started = standby.wait_event('acquired', TAKEOVER_LIMIT_SECONDS)
+        leader.wait(30)
+        # The program prints `lost` as it exits, `acquired` as it starts.
+        exited = fleet.wait_for(lambda e: e.holder == (leader.name, 0) and e.kind == 'lost', 0)
+        if started and exited:
+            gaps.append(started.at - exited.at)
+            leader = standby
+        else:
+            missed += 1
+            standby.terminate()
+            leader = bench.leader(OURS_CLI, lease)
+    leader.terminate()
+    handover = report.table(
+        ['rounds with a takeover', 'p50', 'p99'],
+        [[f'{len(gaps)}/{len(gaps) + missed}', report.ms(report.percentile(gaps, 50)),
+          report.ms(report.percentile(gaps, 99))]])
+
+    print('  elector run and elector sidecar: idle footprint', flush=True)
+    rows = []
+    for kind in (OURS_RUST, OURS_CLI):
+        lease = bench.lease('cli-footprint')
+        pair = (bench.leader(kind, lease), fleet.start(kind, lease))
+        pair[1].wait_event('started', 30)
+        time.sleep(FOOTPRINT_WARMUP_SECONDS)
+        name = 'ours (Rust participant)' if kind == OURS_RUST else 'elector run (without its program)'
+        rows.append([name] + [f'{rss_mib(p.pid):.1f} MiB' for p in pair])
+        fleet.stop_all()
+    lease = bench.lease('cli-sidecar')
+    sidecars = []
+    try:
+        for identity in ('sidecar-a', 'sidecar-b'):
+            with open(fleet.log_dir / f'{identity}.log', 'w') as log:
+                sidecars.append(subprocess.Popen(
+                    [os.environ['ELECTOR_CLI'], 'sidecar', '--kubeconfig', str(fleet.cluster.kubeconfig),
+                     '--context', 'elector', '--lease', lease, '--identity', identity,
+                     '--http', f'127.0.0.1:{free_port()}'],
+                    stdout=subprocess.DEVNULL, stderr=log))
+            time.sleep(SETTLE_SECONDS)
+        time.sleep(FOOTPRINT_WARMUP_SECONDS)
+        rss = [rss_mib(p.pid) for p in sidecars]
+        if None in rss:
+            raise RuntimeError(f'a sidecar exited (logs in {fleet.log_dir})')
+        rows.append(['elector sidecar'] + [f'{r:.1f} MiB' for r in rss])
+    finally:
+        for sidecar in sidecars:
+            sidecar.terminate()
+            sidecar.wait(30)
+    footprint = report.table(['process', 'leader RSS', 'standby RSS'], rows)
+    return (f'Graceful handover with `elector run` (SIGTERM to the leader\'s elector), from the old program\'s '
+            f'exit to the new program\'s start; the program is a Python script, whose start-up is included:\n\n'
+            f'{handover}\n\nIdle footprint, a leader and a standby of each:\n\n{footprint}')
+
+
 def install():
     """tests/dist/bench's tables (it builds the packages and starts the registries)."""
     print('  install: npm install and gem install from local registries', flush=True)
@@ -329,6 +402,7 @@ def main():
          'server\'s own traffic subtracted) and open lease watches, from its /metrics', bench.load),
         ('Footprint: resident memory and CPU of one idle elector per process', bench.footprint),
         ('Cold acquire: a lease that does not exist yet, until acquired', bench.cold_acquire),
+        ('The elector command: handover with elector run, and idle footprint', lambda: elector_command(bench)),
         ('Install: the prebuilt packages against the JS package and the source gem, from local registries',
          install),
     ]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import report
-from fleet import CLIENT_GO, JS_PACKAGE, OURS, OURS_GO, OURS_NODE, OURS_RUBY, OURS_RUST, Fleet, now
+from fleet import CLIENT_GO, JS_PACKAGE, OURS, OURS_CLI, OURS_GO, OURS_NODE, OURS_RUBY, OURS_RUST, Fleet, now
 from timeline import WAKE_REPORT_LIMIT_NS, leaderless, overlaps, terms, unit_overlaps, units, wakes
 from toxiproxy import Toxiproxy, faults
 
@@ -70,6 +70,11 @@ class Timings:
         """The Rust participant's flags for these timings."""
         return ['--lease-duration-ms', str(self.ms(self.lease)), '--renew-deadline-ms',
                 str(self.ms(self.renew_deadline)), '--retry-period-ms', str(self.ms(self.retry))]
+
+    def elector_flags(self):
+        """`elector run`'s flags for these timings."""
+        return ['--lease-duration', f'{self.ms(self.lease)}ms', '--renew-deadline',
+                f'{self.ms(self.renew_deadline)}ms', '--retry-period', f'{self.ms(self.retry)}ms']
 
 
 # client-go's defaults, which every kind of participant runs by default.
@@ -178,10 +183,12 @@ class Suite:
             self.stale = self.stale_lease()
 
     def start(self, kind, lease, **options):
-        """A participant doing leader work; ours in Rust runs at the suite's
-        timings."""
+        """A participant doing leader work; ours in Rust and `elector run` run
+        at the suite's timings."""
         if kind == OURS_RUST and self.timings != DEFAULT_TIMINGS:
             options['args'] = self.timings.flags()
+        if kind == OURS_CLI and self.timings != DEFAULT_TIMINGS:
+            options['args'] = self.timings.elector_flags()
         options.setdefault('work', self.ours_work if kind in (OURS_RUST, OURS_NODE) else 'scoped')
         return self.fleet.start(kind, lease, **options)
 
@@ -338,6 +345,18 @@ class Suite:
     def leader_killed(self, name):
         lease = self.lease(name)
         leader, _ = self.elect(lease)
+        killed = leader.kill()
+        self.finish(Round(name, lease, killed.at, killed.at))
+
+    def cli_leader_killed(self, name):
+        """`elector run` killed with SIGKILL while its program works: the
+        program dies with it (its parent-death signal), before the lease can
+        expire and the next program start."""
+        lease = self.lease(name)
+        leader, _ = self.elect(lease, leader_kind=OURS_CLI, standbys=((OURS_CLI, {}), (OURS_CLI, {})))
+        busy = leader.wait_event('unit_begin', 10, since=now())
+        if not busy:
+            raise RuntimeError(f'{leader.name} did no leader work (log: {leader.log})')
         killed = leader.kill()
         self.finish(Round(name, lease, killed.at, killed.at))
 
@@ -601,6 +620,7 @@ class Suite:
             'etcd restarted': self.restart('etcd'),
             'conflict storm': self.conflict_storm,
             'leader killed (SIGKILL)': self.leader_killed,
+            'elector run: its elector killed (SIGKILL) mid-unit': self.cli_leader_killed,
             'leader paused past its lease (SIGSTOP)': self.leader_paused,
             f'standby clock x{FAST_CLOCK_RATE}, leader cut off': self.fast_clock,
             MIXED_FLEET: self.mixed_fleet,
@@ -610,7 +630,7 @@ class Suite:
             'lease re-created at term 0 by another writer': self.recreated_at_zero,
             STALE_WATCH: self.stale_watch,
         })
-        for kind in (OURS_RUST, OURS_NODE, OURS_GO, OURS_RUBY, CLIENT_GO, JS_PACKAGE):
+        for kind in (OURS_RUST, OURS_NODE, OURS_GO, OURS_RUBY, OURS_CLI, CLIENT_GO, JS_PACKAGE):
             runs[f'{BUSY_HANDOVER} ({kind})'] = self.busy_handover(kind)
         return runs
 

@@ -22,16 +22,18 @@ OURS_RUST = 'ours (Rust)'
 OURS_NODE = 'ours (Node.js)'
 OURS_GO = 'ours (Go)'
 OURS_RUBY = 'ours (Ruby)'
+OURS_CLI = 'ours (elector run)'
 CLIENT_GO = 'client-go'
 JS_PACKAGE = 'JS package'
 # The kinds the benchmarks compare; ours from Go and Ruby run in the chaos suite.
 KINDS = (OURS_RUST, OURS_NODE, CLIENT_GO, JS_PACKAGE)
-OURS = (OURS_RUST, OURS_NODE, OURS_GO, OURS_RUBY)
-PREFIX = {OURS_RUST: 'rust', OURS_NODE: 'node', OURS_GO: 'ours-go', OURS_RUBY: 'ruby', CLIENT_GO: 'go',
-          JS_PACKAGE: 'js'}
+OURS = (OURS_RUST, OURS_NODE, OURS_GO, OURS_RUBY, OURS_CLI)
+PREFIX = {OURS_RUST: 'rust', OURS_NODE: 'node', OURS_GO: 'ours-go', OURS_RUBY: 'ruby', OURS_CLI: 'cli',
+          CLIENT_GO: 'go', JS_PACKAGE: 'js'}
 
 # Lease durations as each kind runs (client-go's defaults; the JS package's own).
-LEASE_SECONDS = {OURS_RUST: 15, OURS_NODE: 15, OURS_GO: 15, OURS_RUBY: 15, CLIENT_GO: 15, JS_PACKAGE: 20}
+LEASE_SECONDS = {OURS_RUST: 15, OURS_NODE: 15, OURS_GO: 15, OURS_RUBY: 15, OURS_CLI: 15, CLIENT_GO: 15,
+                 JS_PACKAGE: 20}
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class Fleet:
         with self._changed:
             self._serial += 1
             name = f'{PREFIX[kind]}-{self.tag}{self._serial}'
-        if (identity is not None or args or first_index) and kind != OURS_RUST:
+        if (identity is not None or first_index) and kind != OURS_RUST or args and kind not in (OURS_RUST, OURS_CLI):
             raise ValueError(f'{kind} takes no identity, first index or flags')
         if work is not None:
             work_flags(kind, work)  # refused before anything starts
@@ -149,6 +151,10 @@ def work_flags(kind, work):
         return ['--work', 'lead' if work == 'scoped' else 'events']
     if kind == OURS_NODE:
         return ['--work', 'lead' if work == 'scoped' else 'idiom']
+    if kind == OURS_CLI:
+        if work == 'idiom':
+            raise ValueError(f'{kind}: the program is the work, stopped before the handover')
+        return []
     if kind in (OURS_GO, OURS_RUBY):
         if work == 'idiom':
             raise ValueError(f'{kind} runs its work through lead only')
@@ -189,6 +195,12 @@ class Participant:
             env['RUBYLIB'] = os.environ['ELECTOR_RUBY_LIB']
             command = ['ruby', str(ROOT / 'bindings' / 'ruby' / 'bench' / 'participant.rb'), kubeconfig, lease, name,
                        str(count)] + args
+        elif kind == OURS_CLI:
+            if distinct_leases or count != 1:
+                raise ValueError(f'{kind} runs one elector')
+            # Built by tests/harness/run, as ELECTOR_CLI.
+            command = ['python3', str(ROOT / 'tests' / 'harness' / 'cli_participant.py'), os.environ['ELECTOR_CLI'],
+                       kubeconfig, lease, name] + args
         elif kind in (OURS_NODE, JS_PACKAGE):
             impl = 'ours' if kind == OURS_NODE else 'original'
             command = ['node', node_script, impl, lease, name, str(count)] + args

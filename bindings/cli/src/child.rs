@@ -1,15 +1,24 @@
-//! The leader's program: started in a process group of its own, stopped as
-//! a group (SIGTERM, then SIGKILL after the grace period), and gone before
-//! `stop` returns, so the loss can be acknowledged.
+//! The leader's program: started in a process group of its own, and stopped
+//! as a group (SIGTERM, then SIGKILL at the deadline). `stop` and `exited`
+//! return only once no process of the group is left, so that the loss can
+//! be acknowledged.
 
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
-use tokio::time::sleep;
+use tokio::time::{Instant, sleep, sleep_until};
 use tracing::{info, warn};
+
+/// How often a stopping group is checked for members left.
+const POLL: Duration = Duration::from_millis(10);
+/// How long processes killed with SIGKILL may take to disappear before
+/// elector goes on (a zombie elector cannot reap, as PID 1 without an init,
+/// does no work).
+const KILL_WAIT: Duration = Duration::from_secs(5);
 
 /// What the program is started with.
 #[derive(Debug, Clone)]
@@ -23,7 +32,7 @@ pub struct Program {
 #[derive(Debug)]
 pub struct Running {
     child: Child,
-    pid: i32,
+    group: Pid,
 }
 
 impl Program {
@@ -38,81 +47,119 @@ impl Program {
             .env("ELECTOR_LEASE", &self.lease)
             .env("ELECTOR_IDENTITY", &self.identity)
             .env("ELECTOR_TERM", term.to_string())
+            // elector's own secret is not the program's.
+            .env_remove("ELECTOR_TOKEN")
             .process_group(0)
             .kill_on_drop(false);
         let parent = nix::unistd::getpid();
         // SAFETY: between fork and exec only async-signal-safe calls are
-        // made: prctl(PR_SET_PDEATHSIG) and getppid. Why: if this process
-        // dies (SIGKILL, OOM), the lease expires and another leader starts;
-        // without the signal the program would run on beside it.
+        // made, and nothing allocates: prctl(PR_SET_PDEATHSIG) and getppid.
+        // Why: if elector dies (SIGKILL, OOM), the lease expires and another
+        // leader starts; without the signal the program would run on.
         #[allow(unsafe_code)]
         unsafe {
             command.pre_exec(move || {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                // The parent may have died before the signal was set.
+                // elector may have died before the signal was set.
                 if nix::unistd::getppid() != parent {
-                    return Err(std::io::Error::other(
-                        "elector exited before the program started",
-                    ));
+                    return Err(std::io::Error::from_raw_os_error(nix::libc::ESRCH));
                 }
                 Ok(())
             });
         }
-        let child = command.spawn()?;
-        let pid = child.id().map_or(0, |id| id as i32);
-        Ok(Running { child, pid })
+        let mut child = command.spawn()?;
+        let Some(pid) = child.id() else {
+            // Exited and reaped already: nothing of it can run.
+            let _ = child.start_kill();
+            return Err(std::io::Error::other("the program exited as it started"));
+        };
+        Ok(Running {
+            child,
+            group: Pid::from_raw(pid as i32),
+        })
     }
 }
 
 impl Running {
     pub fn pid(&self) -> i32 {
-        self.pid
+        self.group.as_raw()
     }
 
-    /// Waits for the program to exit on its own, then ends what it left in
-    /// its group.
-    pub async fn exited(&mut self) -> std::io::Result<ExitStatus> {
-        let status = self.child.wait().await?;
-        self.kill_group();
-        Ok(status)
+    /// Waits for the program to exit on its own, then stops what it left in
+    /// its group (SIGTERM, SIGKILL after `grace`).
+    pub async fn exited(&mut self, grace: Duration) -> std::io::Result<ExitStatus> {
+        let status = self.child.wait().await;
+        self.stop_group(Instant::now() + grace).await;
+        status
     }
 
     /// Stops the program's group: SIGTERM, then SIGKILL once `grace` has
-    /// passed or `hurry` completes (a second signal to elector). Returns
-    /// once the program has exited.
+    /// passed or `hurry` completes. Returns once no process of the group is
+    /// left.
     pub async fn stop(
         mut self,
         grace: Duration,
-        hurry: impl std::future::Future<Output = ()>,
+        hurry: impl Future<Output = ()>,
     ) -> std::io::Result<ExitStatus> {
+        let deadline = Instant::now() + grace;
         self.signal(Signal::SIGTERM);
         tokio::pin!(hurry);
         let status = tokio::select! {
-            status = self.child.wait() => status?,
-            _ = sleep(grace) => {
-                warn!(pid = self.pid, ?grace, "the program did not exit within the grace period: SIGKILL");
+            status = self.child.wait() => status,
+            _ = sleep_until(deadline) => {
+                warn!(pid = self.pid(), ?grace, "the program did not exit within the grace period: SIGKILL");
                 self.signal(Signal::SIGKILL);
-                self.child.wait().await?
+                self.child.wait().await
             }
             _ = &mut hurry => {
-                info!(pid = self.pid, "asked again to stop: SIGKILL");
+                info!(pid = self.pid(), "asked again to stop: SIGKILL");
                 self.signal(Signal::SIGKILL);
-                self.child.wait().await?
+                self.child.wait().await
             }
         };
-        self.kill_group();
-        Ok(status)
+        self.stop_group(deadline).await;
+        status
     }
 
-    fn signal(&self, signal: Signal) {
-        // ESRCH: the group is gone already.
-        let _ = killpg(Pid::from_raw(self.pid), signal);
-    }
-
-    /// Leader work is the whole group: what the program started and left
-    /// behind must not outlive the term.
-    fn kill_group(&self) {
+    /// The rest of the group after its leader has exited: SIGTERM, until
+    /// `deadline` to leave, then SIGKILL, and waits until it is gone. The
+    /// group's id cannot be reused while any member lives.
+    async fn stop_group(&self, deadline: Instant) {
+        if !self.signal(Signal::SIGTERM) {
+            return;
+        }
+        while Instant::now() < deadline {
+            if !self.any_left() {
+                return;
+            }
+            sleep(POLL).await;
+        }
+        warn!(
+            pid = self.pid(),
+            "processes the program left did not exit in time: SIGKILL"
+        );
         self.signal(Signal::SIGKILL);
+        let until = Instant::now() + KILL_WAIT;
+        while self.any_left() {
+            if Instant::now() > until {
+                warn!(
+                    pid = self.pid(),
+                    "processes of the program's group are still there after SIGKILL"
+                );
+                return;
+            }
+            sleep(POLL).await;
+        }
+    }
+
+    /// Sends `signal` to the group; false when none of it is left.
+    fn signal(&self, signal: Signal) -> bool {
+        killpg(self.group, signal) != Err(Errno::ESRCH)
+    }
+
+    /// Whether any process of the group is left.
+    fn any_left(&self) -> bool {
+        killpg(self.group, None) != Err(Errno::ESRCH)
     }
 }
 

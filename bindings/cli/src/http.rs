@@ -131,7 +131,10 @@ async fn metrics() -> Response {
 async fn events_stream(
     State(shared): State<Arc<Shared>>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = BroadcastStream::new(shared.events.subscribe()).map(|item| {
+    // A first comment sends the response's head at once: the client knows
+    // it is subscribed before any event.
+    let subscribed = tokio_stream::once(Ok(SseEvent::default().comment("subscribed")));
+    let events = BroadcastStream::new(shared.events.subscribe()).map(|item| {
         Ok(match item {
             Ok(event) => SseEvent::default().event(event.name).data(event.json),
             Err(lagged) => SseEvent::default()
@@ -139,7 +142,7 @@ async fn events_stream(
                 .data(json!({"missed": lagged_count(lagged)}).to_string()),
         })
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(subscribed.chain(events)).keep_alive(KeepAlive::default())
 }
 
 fn lagged_count(err: tokio_stream::wrappers::errors::BroadcastStreamRecvError) -> u64 {

@@ -67,6 +67,10 @@ enum Mode {
         /// Also serve the sidecar's endpoints on this address.
         #[arg(long, env = "ELECTOR_HTTP")]
         http: Option<SocketAddr>,
+        /// With --http: how far past the lease duration /healthz tolerates
+        /// a leader that has not renewed.
+        #[arg(long, env = "ELECTOR_TOLERANCE", default_value = "0s", value_parser = duration)]
+        tolerance: Duration,
         /// The program and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
@@ -91,6 +95,31 @@ fn duration(value: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e}: expected a duration with its unit, such as 10s or 500ms"))
 }
 
+/// How much longer than `--grace` a stopping leader keeps its lease by
+/// default: the program's last moments, then the release.
+const STOP_MARGIN: Duration = Duration::from_secs(5);
+
+/// The engine keeps a stopping leader's lease (renewing it) for
+/// `stop_timeout`, then leaves it to expire: that must outlast the
+/// program's grace, or another leader could start beside it. Unset, it is
+/// `--grace` + 5 s; set, it must exceed `--grace`.
+fn keep_the_lease_through_the_grace(
+    election: &mut Election,
+    grace: Duration,
+) -> Result<(), String> {
+    match election.options.stop_timeout {
+        None => {
+            election.options.stop_timeout = Some(grace + STOP_MARGIN);
+            Ok(())
+        }
+        Some(stop_timeout) if stop_timeout <= grace => Err(format!(
+            "invalid --stop-timeout: must be greater than --grace ({grace:?}), so that the lease \
+             outlasts the program's stop; received {stop_timeout:?}"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ELECTOR_LOG")
         // The engine's own info lines would repeat elector's.
@@ -112,11 +141,27 @@ fn init_logs() {
 // follows that thread (see child.rs). The engine runs on its own runtime.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logs();
-    let (election, http) = match &cli.mode {
-        Mode::Run { election, http, .. } => (election, *http),
-        Mode::Sidecar { election, http, .. } => (election, Some(*http)),
+    let (election, http, tolerance) = match &mut cli.mode {
+        Mode::Run {
+            election,
+            http,
+            tolerance,
+            grace,
+            ..
+        } => {
+            if let Err(message) = keep_the_lease_through_the_grace(election, *grace) {
+                eprintln!("error: {message}");
+                return ExitCode::from(USAGE_ERROR);
+            }
+            (&*election, *http, *tolerance)
+        }
+        Mode::Sidecar {
+            election,
+            http,
+            tolerance,
+        } => (&*election, Some(*http), *tolerance),
     };
     let config = match election.config() {
         Ok(config) => config,
@@ -130,10 +175,6 @@ async fn main() -> ExitCode {
         Err(err) => return fail(format!("cannot handle signals: {err}")),
     };
     let elector = Elector::new(config);
-    let tolerance = match &cli.mode {
-        Mode::Sidecar { tolerance, .. } => *tolerance,
-        Mode::Run { .. } => Duration::ZERO,
-    };
     let publisher = match http {
         Some(address) => match http::bind(address, elector.clone(), tolerance).await {
             Ok((server, publisher)) => {
@@ -213,7 +254,8 @@ async fn sidecar(
                     elector_core::Event::LeaderChanged { leader, .. } => {
                         run::follow(&mut followed, leader.as_deref(), elector.config().identity());
                     }
-                    elector_core::Event::Error { kind, message } => tracing::warn!(%kind, "{message}"),
+                    // The engine warns once per kind of error.
+                    elector_core::Event::Error { kind, message } => tracing::debug!(%kind, "{message}"),
                     elector_core::Event::Stopped => break,
                     _ => {}
                 }
@@ -367,17 +409,5 @@ mod tests {
             );
         }
         assert_eq!(refused(&[]), None);
-    }
-
-    #[test]
-    fn the_identity_defaults_to_pod_name_and_the_namespace_to_pod_namespace() {
-        let cli = Cli::try_parse_from(["elector", "sidecar", "--lease", "l"]).unwrap();
-        let Mode::Sidecar { election, .. } = cli.mode else {
-            unreachable!()
-        };
-        // Without POD_NAME (unset in tests): the host name, never empty.
-        if std::env::var_os("POD_NAME").is_none() {
-            assert!(!election.options.identity.is_empty());
-        }
     }
 }

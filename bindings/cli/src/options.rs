@@ -214,4 +214,16 @@ mod tests {
         assert_eq!(flags.len(), OPTIONS.len());
         assert_eq!(vars.len(), OPTIONS.len());
     }
+
+    #[test]
+    fn the_readme_documents_every_flag() {
+        let readme = include_str!("../README.md");
+        for field in Field::all() {
+            let named = format!("`--{}", flag(field));
+            assert!(
+                readme.contains(&named),
+                "README.md does not document {named}`"
+            );
+        }
+    }
 }

@@ -17,10 +17,11 @@ use kube::Api;
 use kube::api::PostParams;
 use nix::sys::signal::Signal;
 
-/// `/events` read with curl, one SSE event name per message.
+/// `/events` read with curl, one SSE event name per message; returns once
+/// the stream's headers have arrived (the subscription is in place).
 fn events(port: u16) -> (std::process::Child, mpsc::Receiver<(String, Instant)>) {
     let mut curl = Command::new("curl")
-        .args(["-sN", &format!("http://127.0.0.1:{port}/events")])
+        .args(["-siN", &format!("http://127.0.0.1:{port}/events")])
         .stdout(Stdio::piped())
         .spawn()
         .expect("curl");
@@ -29,11 +30,14 @@ fn events(port: u16) -> (std::process::Child, mpsc::Receiver<(String, Instant)>)
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if let Some(name) = line.strip_prefix("event: ") {
+            if line.starts_with("HTTP/") {
+                let _ = sender.send(("(headers)".to_string(), Instant::now()));
+            } else if let Some(name) = line.strip_prefix("event: ") {
                 let _ = sender.send((name.to_string(), Instant::now()));
             }
         }
     });
+    next_event(&receiver, "(headers)");
     (curl, receiver)
 }
 
@@ -65,13 +69,16 @@ async fn the_sidecar_tells_the_pod_who_leads() {
         args.extend(["--http", &http]);
         elector(&dir, "sidecar", &lease, identity, &args)
     };
+    let mut cleanup = Cleanup::default();
     let mut first = sidecar("side-a", first_port);
+    cleanup.add(&first);
     eventually(Duration::from_secs(20), "side-a leads", || {
         std::panic::catch_unwind(|| get(first_port, "/readyz").0 == 200)
             .unwrap_or(false)
             .then_some(())
     });
     let mut second = sidecar("side-b", second_port);
+    cleanup.add(&second);
     let leader = eventually(Duration::from_secs(20), "side-b follows", || {
         let (status, body) = std::panic::catch_unwind(|| get(second_port, "/")).ok()?;
         (status == 200 && json(&body)["name"] == "side-a").then(|| json(&body))
@@ -85,7 +92,7 @@ async fn the_sidecar_tells_the_pod_who_leads() {
 
     // side-a stops: side-b's /readyz is 200 by the time /events tells of it.
     let (mut curl, events) = events(second_port);
-    std::thread::sleep(Duration::from_millis(200)); // curl connected
+    cleanup.add(&curl);
     signal(&first, Signal::SIGTERM);
     assert!(wait(&mut first, Duration::from_secs(20)).success());
     let acquired_at = next_event(&events, "acquired");
@@ -118,18 +125,22 @@ async fn the_sidecar_tells_the_pod_who_leads() {
     // Another holder takes the lease over: side-b's /readyz is 503 by the
     // time /events tells of the loss.
     let leases: Api<Lease> = Api::namespaced(cluster().client(User::Admin).await, "default");
-    let mut taken = leases.get(&lease).await.unwrap();
-    let spec = taken.spec.as_mut().unwrap();
-    spec.holder_identity = Some("intruder".into());
-    spec.lease_duration_seconds = Some(3600);
-    spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
-    spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
-        jiff::Timestamp::now(),
-    ));
-    leases
-        .replace(&lease, &PostParams::default(), &taken)
-        .await
-        .unwrap();
+    // Retried on conflict: side-b renews every 500 ms.
+    loop {
+        let mut taken = leases.get(&lease).await.unwrap();
+        let spec = taken.spec.as_mut().unwrap();
+        spec.holder_identity = Some("intruder".into());
+        spec.lease_duration_seconds = Some(3600);
+        spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+        spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+            jiff::Timestamp::now(),
+        ));
+        match leases.replace(&lease, &PostParams::default(), &taken).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(status)) if status.code == 409 => continue,
+            Err(err) => panic!("taking the lease over: {err}"),
+        }
+    }
     next_event(&events, "lost");
     assert_eq!(get(second_port, "/readyz").0, 503);
     assert_eq!(json(&get(second_port, "/").1)["name"], "intruder");
@@ -143,11 +154,13 @@ async fn the_sidecar_tells_the_pod_who_leads() {
 
 /// `elector <args>`: its exit code and what it wrote to stderr.
 fn refused(args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_elector"))
-        .args(args)
-        .env_remove("ELECTOR_LEASE")
-        .output()
-        .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_elector"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ELECTOR_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command.args(args).output().unwrap();
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -182,6 +195,20 @@ fn bad_flags_and_values_exit_2_naming_the_flag() {
         (
             vec!["run", "--lease", "l", "--on-exit", "explode", "--", "true"],
             "--on-exit",
+        ),
+        (
+            vec![
+                "run",
+                "--lease",
+                "l",
+                "--grace",
+                "10s",
+                "--stop-timeout",
+                "10s",
+                "--",
+                "true",
+            ],
+            "invalid --stop-timeout:",
         ),
         (vec!["run", "--lease", "l"], "<CMD>"),
         (vec!["run", "--", "true"], "invalid --lease:"),

@@ -132,3 +132,27 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Kills what a test started when the test ends, passed or failed, so a
+/// failure leaves no elector campaigning (its program dies with it).
+#[derive(Debug, Default)]
+pub struct Cleanup(Vec<i32>);
+
+impl Cleanup {
+    pub fn add(&mut self, child: &Child) {
+        self.0.push(child.id() as i32);
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            if alive(pid) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
