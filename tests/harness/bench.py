@@ -10,6 +10,7 @@ import argparse
 import datetime
 import os
 import platform
+import socket
 import subprocess
 import threading
 import time
@@ -299,7 +300,6 @@ class Bench:
 
 
 def free_port():
-    import socket
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
         return probe.getsockname()[1]

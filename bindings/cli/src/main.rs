@@ -20,7 +20,7 @@ use elector_core::Elector;
 use tracing::{error, info};
 
 use crate::child::Program;
-use crate::options::Election;
+use crate::options::{Election, duration};
 use crate::run::{OnExit, Policy, StopSignals};
 
 /// Status for a bad flag or value, as clap uses.
@@ -88,11 +88,6 @@ enum Mode {
         #[arg(long, env = "ELECTOR_TOLERANCE", default_value = "0s", value_parser = duration)]
         tolerance: Duration,
     },
-}
-
-fn duration(value: &str) -> Result<Duration, String> {
-    humantime::parse_duration(value)
-        .map_err(|e| format!("{e}: expected a duration with its unit, such as 10s or 500ms"))
 }
 
 /// How much longer than `--grace` a stopping leader keeps its lease by

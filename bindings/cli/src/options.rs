@@ -112,7 +112,7 @@ fn arg(spec: &Spec) -> Arg {
 }
 
 /// A duration as people write one: `15s`, `500ms`, `2m`.
-fn duration(value: &str) -> Result<Duration, String> {
+pub fn duration(value: &str) -> Result<Duration, String> {
     humantime::parse_duration(value)
         .map_err(|e| format!("{e}: expected a duration with its unit, such as 15s, 500ms or 2m"))
 }
